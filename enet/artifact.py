@@ -1,0 +1,164 @@
+"""The model artifact: a directory (or zip) of ``model.json`` plus ``.npy`` arrays.
+
+Nothing is pickled: arrays are written and read with ``allow_pickle=False``.
+``model.json`` lists the sha256 of every array file and carries a checksum of
+its own canonical content; both are verified on load. A model is written to a
+temporary sibling directory and renamed into place, so a failure never leaves
+a half-written model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+
+import numpy as np
+
+from enet.exceptions import ModelError
+from enet.model import Model
+
+__all__ = ["FORMAT_VERSION", "save_model", "load_model"]
+
+FORMAT_NAME = "enet-model"
+FORMAT_VERSION = 1
+_MANIFEST = "model.json"
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _canonical(doc: dict) -> bytes:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _array_bytes(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _document(model: Model, files: dict[str, str]) -> dict:
+    doc = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, **model.to_json(),
+           "files": files}
+    doc["checksum"] = _sha256(_canonical(doc))
+    return doc
+
+
+def save_model(model: Model, path: str | os.PathLike) -> str:
+    """Write a model artifact atomically.
+
+    Parameters
+    ----------
+    model : Model
+    path : path
+        Target directory, or a ``.zip`` file. An existing model there is replaced
+        only once the new one is completely written.
+
+    Returns
+    -------
+    str
+        The sha256 of ``model.json`` (the artifact's identity).
+    """
+    path = os.path.abspath(os.fspath(path))
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    blobs = {f"arrays/{name}.npy": _array_bytes(arr) for name, arr in sorted(model.arrays.items())}
+    doc = _document(model, {name: _sha256(b) for name, b in blobs.items()})
+    manifest = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False).encode()
+    blobs[_MANIFEST] = manifest
+    if path.endswith(".zip"):
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=".tmp-model-", suffix=".zip")
+        try:
+            with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+                for name, data in blobs.items():
+                    zf.writestr(name, data)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return _sha256(manifest)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ModelError(f"{path} exists and is not a directory; choose another output path")
+    tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-model-")
+    try:
+        for name, data in blobs.items():
+            target = os.path.join(tmp, name)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        if os.path.isdir(path):
+            old = tempfile.mkdtemp(dir=parent, prefix=".old-model-")
+            os.rmdir(old)
+            os.rename(path, old)
+            os.rename(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return _sha256(manifest)
+
+
+def _read_files(path: str) -> dict[str, bytes]:
+    if os.path.isdir(path):
+        out = {}
+        for root, _, names in os.walk(path):
+            for n in names:
+                full = os.path.join(root, n)
+                out[os.path.relpath(full, path).replace(os.sep, "/")] = open(full, "rb").read()
+        return out
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            return {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
+    raise ModelError(f"{path}: not a model directory or zip")
+
+
+def load_model(path: str | os.PathLike) -> Model:
+    """Load and verify a model artifact.
+
+    Raises
+    ------
+    ModelError
+        Missing path, unknown or newer format, or a checksum mismatch (the file
+        was modified after it was written).
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ModelError(f"{path}: no such model; train one with `enet train ... -o {path}`")
+    files = _read_files(path)
+    if _MANIFEST not in files:
+        raise ModelError(f"{path}: not a model (no {_MANIFEST})")
+    try:
+        doc = json.loads(files[_MANIFEST])
+    except ValueError as exc:
+        raise ModelError(f"{path}: {_MANIFEST} is not valid JSON ({exc})") from None
+    if doc.get("format") != FORMAT_NAME:
+        raise ModelError(f"{path}: not an enet model (format {doc.get('format')!r})")
+    version = doc.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelError(f"{path}: model format version {version} is newer than this enet "
+                         f"understands ({FORMAT_VERSION}); upgrade enet")
+    claimed = doc.pop("checksum", None)
+    if claimed != _sha256(_canonical(doc)):
+        raise ModelError(f"{path}: {_MANIFEST} checksum mismatch: the file was modified after "
+                         f"it was written; retrain or restore the original")
+    arrays = {}
+    for name, digest in doc["files"].items():
+        if name not in files:
+            raise ModelError(f"{path}: file {name} listed in {_MANIFEST} is missing")
+        if _sha256(files[name]) != digest:
+            raise ModelError(f"{path}: sha256 mismatch for {name}: the file was modified after "
+                             f"it was written; retrain or restore the original")
+        key = name.removeprefix("arrays/").removesuffix(".npy")
+        arrays[key] = np.load(io.BytesIO(files[name]), allow_pickle=False)
+    return Model.from_json(doc, arrays)

@@ -1,0 +1,333 @@
+"""The Elastic Net regularisation path: the single math entry point.
+
+``path_from_stats`` solves the problem of DESIGN.md section 1 along a
+decreasing alpha grid from sufficient statistics; ``enet_path`` is the same
+from in-memory arrays. Fitting one alpha, cross-validation and every engine
+call ``path_from_stats``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from enet.core._cd_gram import gram_path
+from enet.core.stats import SufficientStats
+from enet.exceptions import ConvergenceWarning
+
+__all__ = ["GramProblem", "PathResult", "Certificate", "prepare_problem", "alpha_max",
+           "alpha_grid", "path_from_stats", "enet_path", "default_eps"]
+
+DEFAULT_TOL = 1e-7
+DEFAULT_MAX_ITER = 10_000
+
+
+@dataclass(frozen=True)
+class GramProblem:
+    """The least-squares part in solver coordinates.
+
+    ``G = D^-1 XX D^-1`` and ``c = D^-1 Xy`` with ``D = diag(scale)``; moments are
+    centred when the model has an intercept and normalised by the weight sum.
+    """
+
+    G: np.ndarray
+    c: np.ndarray
+    yy: float
+    x_mean: np.ndarray
+    y_mean: float
+    scale: np.ndarray
+    constant: np.ndarray
+    fit_intercept: bool
+    n_rows: int
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """Optimality certificate for every point of a path.
+
+    Attributes
+    ----------
+    n_iter : ndarray of int
+        Coordinate-descent sweeps used at each alpha.
+    duality_gap : ndarray
+        Duality gap (absolute, in the objective's units) at each alpha.
+    primal : ndarray
+        Objective value at each alpha.
+    kkt_violation : ndarray
+        Largest violation of the subgradient conditions (solver coordinates).
+    converged : ndarray of bool
+        ``duality_gap <= tol * primal`` (or the numerical floor) was reached.
+    tol : float
+        Relative duality-gap tolerance requested.
+    """
+
+    n_iter: np.ndarray
+    duality_gap: np.ndarray
+    primal: np.ndarray
+    kkt_violation: np.ndarray
+    converged: np.ndarray
+    tol: float
+
+    @property
+    def relative_gap(self) -> np.ndarray:
+        return self.duality_gap / np.maximum(self.primal, np.finfo(float).tiny)
+
+
+@dataclass(frozen=True)
+class PathResult:
+    """Solutions along an alpha grid.
+
+    Attributes
+    ----------
+    alphas : ndarray (m,)  decreasing.
+    coef : ndarray (m, p)  raw-scale coefficients.
+    intercept : ndarray (m,)
+    coef_std : ndarray (m, p)  coefficients in solver (standardised) coordinates.
+    l1_ratio : float
+    x_mean, x_scale : ndarray (p,)  the centring and scaling used.
+    y_mean : float
+    certificate : Certificate
+    """
+
+    alphas: np.ndarray
+    coef: np.ndarray
+    intercept: np.ndarray
+    coef_std: np.ndarray
+    l1_ratio: float
+    x_mean: np.ndarray
+    x_scale: np.ndarray
+    y_mean: float
+    certificate: Certificate
+
+
+def default_eps(n_rows: int, n_features: int) -> float:
+    """Smallest alpha as a fraction of alpha_max (glmnet's default)."""
+    return 1e-3 if n_rows > n_features else 1e-2
+
+
+def prepare_problem(stats: SufficientStats, fit_intercept: bool = True,
+                    standardize: bool = True) -> GramProblem:
+    """Centre, scale and normalise sufficient statistics for the solver.
+
+    A feature whose spread is zero (up to rounding of the accumulation) is
+    marked constant; its row and column of G are zeroed so its coefficient is 0.
+    With ``fit_intercept=False`` the scale is the root mean square about zero
+    (glmnet's convention).
+    """
+    if stats.sum_w <= 0:
+        raise ValueError("the sample weights sum to zero")
+    xx, xy, yy = stats.moments(centred=fit_intercept)
+    var = np.diag(xx).copy()
+    # accumulation error of a variance is ~eps * (mean - shift)^2: below that, constant
+    offset2 = (stats.sum_wx / stats.sum_w) ** 2
+    if not fit_intercept:
+        offset2 = np.zeros_like(var)
+    constant = (var <= 1e-10 * offset2) | (var <= 0.0)
+    scale = np.sqrt(np.where(constant, 1.0, var)) if standardize else np.ones_like(var)
+    G = xx / np.outer(scale, scale)
+    c = xy / scale
+    G[constant, :] = 0.0
+    G[:, constant] = 0.0
+    c[constant] = 0.0
+    x_mean = stats.mean_x if fit_intercept else np.zeros(stats.n_features)
+    y_mean = stats.mean_y if fit_intercept else 0.0
+    return GramProblem(np.ascontiguousarray(G), c, float(yy), x_mean, float(y_mean), scale,
+                       constant, fit_intercept, stats.n_rows)
+
+
+def _solver_bounds(problem: GramProblem, lower: np.ndarray, upper: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    # b_raw = b_std / scale, so bounds scale the same way
+    return lower * problem.scale, upper * problem.scale
+
+
+def _run_kernel(problem: GramProblem, alphas: np.ndarray, l1_ratio: float, pf: np.ndarray,
+                lower: np.ndarray, upper: np.ndarray, beta: np.ndarray, tol: float,
+                max_iter: int, prev_alpha: float):
+    m, p = alphas.shape[0], problem.G.shape[0]
+    coefs = np.zeros((m, p))
+    gaps = np.zeros(m)
+    primals = np.zeros(m)
+    n_iters = np.zeros(m, dtype=np.int64)
+    kkts = np.zeros(m)
+    gram_path(problem.G, problem.c, problem.yy, alphas, float(l1_ratio), pf, lower, upper,
+              beta, float(tol), float(tol), int(max_iter), float(prev_alpha), coefs, gaps, primals,
+              n_iters, kkts)
+    return coefs, gaps, primals, n_iters, kkts
+
+
+def _unpenalised_start(problem: GramProblem, pf: np.ndarray, lower: np.ndarray,
+                       upper: np.ndarray, tol: float, max_iter: int) -> np.ndarray:
+    """Solution at alpha_max: only unpenalised features are nonzero."""
+    p = pf.shape[0]
+    beta = np.zeros(p)
+    unpen = pf == 0
+    if not unpen.any():
+        return beta
+    lo = np.where(unpen, lower, 0.0)
+    up = np.where(unpen, upper, 0.0)
+    _run_kernel(problem, np.array([1.0]), 1.0, pf, lo, up, beta, tol, max_iter, 1.0)
+    return beta
+
+
+def alpha_max(problem: GramProblem, l1_ratio: float, penalty_factor: np.ndarray,
+              lower: np.ndarray, upper: np.ndarray, tol: float = DEFAULT_TOL,
+              max_iter: int = DEFAULT_MAX_ITER) -> float:
+    """Smallest alpha at which every penalised coefficient is exactly zero.
+
+    For ``l1_ratio < 1e-3`` (ridge) the value for ``l1_ratio = 1e-3`` is used, as
+    in glmnet. Bounds are in solver coordinates.
+    """
+    r = max(float(l1_ratio), 1e-3)
+    beta = _unpenalised_start(problem, penalty_factor, lower, upper, tol, max_iter)
+    q = problem.c - problem.G @ beta
+    grad = np.maximum(np.where(upper > 0, q, 0.0), np.where(lower < 0, -q, 0.0))
+    pen = (penalty_factor > 0) & ~problem.constant
+    if not pen.any():
+        return 1.0
+    amax = float(np.max(grad[pen] / penalty_factor[pen])) / r
+    if not np.isfinite(amax) or amax <= 0:
+        # nothing left to explain: any grid gives the zero solution
+        amax = 1e-12 * max(np.sqrt(problem.yy), 1e-300)
+    return amax
+
+
+def alpha_grid(amax: float, n_alphas: int = 100, eps: float = 1e-3) -> np.ndarray:
+    """Geometric grid from ``amax`` down to ``eps * amax``."""
+    if n_alphas == 1:
+        return np.array([amax])
+    return np.geomspace(amax, amax * eps, n_alphas)
+
+
+def _as_vector(value, p: int, default: float, name: str) -> np.ndarray:
+    if value is None:
+        return np.full(p, default)
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim == 0:
+        arr = np.full(p, float(arr))
+    if arr.shape != (p,):
+        raise ValueError(f"{name} must have one value per feature ({p}); got shape {arr.shape}")
+    return arr.copy()
+
+
+def penalty_setup(p: int, penalty_factor=None, lower_bounds=None, upper_bounds=None,
+                  positive: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validated penalty factors and raw-scale bounds as float arrays."""
+    pf = _as_vector(penalty_factor, p, 1.0, "penalty_factor")
+    lower = _as_vector(lower_bounds, p, -np.inf, "lower_bounds")
+    upper = _as_vector(upper_bounds, p, np.inf, "upper_bounds")
+    if positive:
+        lower = np.maximum(lower, 0.0)
+    if np.any(~np.isfinite(pf)) or np.any(pf < 0):
+        j = int(np.flatnonzero(~np.isfinite(pf) | (pf < 0))[0])
+        raise ValueError(f"penalty_factor must be finite and >= 0; got {pf[j]} for feature {j}")
+    if np.any(lower > 0) or np.any(np.isnan(lower)):
+        j = int(np.flatnonzero((lower > 0) | np.isnan(lower))[0])
+        raise ValueError(f"lower_bounds must be <= 0 (zero must be feasible); "
+                         f"got {lower[j]} for feature {j}")
+    if np.any(upper < 0) or np.any(np.isnan(upper)):
+        j = int(np.flatnonzero((upper < 0) | np.isnan(upper))[0])
+        raise ValueError(f"upper_bounds must be >= 0 (zero must be feasible); "
+                         f"got {upper[j]} for feature {j}")
+    return pf, lower, upper
+
+
+def path_from_stats(stats: SufficientStats, *, l1_ratio: float = 0.5,
+                    alphas: np.ndarray | None = None, n_alphas: int = 100,
+                    eps: float | None = None, fit_intercept: bool = True,
+                    standardize: bool = True, penalty_factor=None, lower_bounds=None,
+                    upper_bounds=None, positive: bool = False, tol: float = DEFAULT_TOL,
+                    max_iter: int = DEFAULT_MAX_ITER, warn: bool = True) -> PathResult:
+    """Solve the Elastic Net along a decreasing alpha grid from sufficient statistics.
+
+    Parameters
+    ----------
+    stats : SufficientStats
+        Statistics of the training rows.
+    l1_ratio : float in [0, 1]
+        Mix of L1 (1) and L2 (0) penalty.
+    alphas : array-like, optional
+        Penalty strengths; sorted decreasing. By default ``n_alphas`` values from
+        the exact alpha_max down to ``eps * alpha_max``.
+    n_alphas : int
+    eps : float, optional
+        Default 1e-3 if rows > features else 1e-2.
+    fit_intercept, standardize : bool
+    penalty_factor : array-like (p,), optional
+        Per-feature multiplier of the penalty; 0 leaves a feature unpenalised.
+    lower_bounds, upper_bounds : array-like (p,) or float, optional
+        Box constraints on the raw-scale coefficients; zero must be feasible.
+    positive : bool
+        Shortcut for ``lower_bounds=0``.
+    tol : float
+        Relative duality-gap tolerance: each solution satisfies
+        ``gap <= tol * objective``, so its objective is within ``tol`` (relative)
+        of the optimum.
+    max_iter : int
+        Maximum coordinate-descent sweeps per alpha.
+    warn : bool
+        Emit a ConvergenceWarning for points that did not reach ``tol``.
+
+    Returns
+    -------
+    PathResult
+    """
+    if not 0.0 <= l1_ratio <= 1.0:
+        raise ValueError(f"l1_ratio must be in [0, 1]; got {l1_ratio}")
+    p = stats.n_features
+    pf, lower, upper = penalty_setup(p, penalty_factor, lower_bounds, upper_bounds, positive)
+    problem = prepare_problem(stats, fit_intercept, standardize)
+    lo, up = _solver_bounds(problem, lower, upper)
+    amax = alpha_max(problem, l1_ratio, pf, lo, up, tol, max_iter)
+    if alphas is None:
+        if eps is None:
+            eps = default_eps(stats.n_rows, p)
+        alphas = alpha_grid(amax, n_alphas, eps)
+    else:
+        alphas = np.sort(np.asarray(alphas, dtype=np.float64).ravel())[::-1].copy()
+        if alphas.size == 0 or np.any(~np.isfinite(alphas)) or np.any(alphas < 0):
+            raise ValueError("alphas must be finite and >= 0")
+    beta = _unpenalised_start(problem, pf, lo, up, tol, max_iter)
+    coefs, gaps, primals, n_iters, kkts = _run_kernel(
+        problem, alphas, l1_ratio, pf, lo, up, beta, tol, max_iter, max(amax, alphas[0]))
+    if not np.all(np.isfinite(coefs)):
+        raise FloatingPointError("the solver produced non-finite coefficients; "
+                                 "check the data for extreme values")
+    floor = 1e-14 * max(problem.yy, 1e-300) * (1.0 + np.sqrt(p))
+    converged = (gaps <= tol * primals) | (gaps <= floor)
+    if warn and not converged.all():
+        k = int(np.flatnonzero(~converged)[0])
+        warnings.warn(
+            f"Elastic Net did not converge at alpha={alphas[k]:.6g} "
+            f"({int((~converged).sum())} of {len(alphas)} path points): duality gap "
+            f"{gaps[k]:.3e} (relative {gaps[k] / max(primals[k], 1e-300):.3e}) > tol {tol:g} "
+            f"after {n_iters[k]} iterations. Increase max_iter or tol.",
+            ConvergenceWarning, stacklevel=2)
+    coef_raw = coefs / problem.scale
+    coef_raw[:, problem.constant] = 0.0
+    coefs[:, problem.constant] = 0.0
+    intercept = problem.y_mean - coef_raw @ problem.x_mean if fit_intercept else np.zeros(len(alphas))
+    cert = Certificate(n_iters, gaps, primals, kkts, converged, float(tol))
+    return PathResult(alphas, coef_raw, intercept, coefs, float(l1_ratio), problem.x_mean,
+                      problem.scale, problem.y_mean, cert)
+
+
+def enet_path(X: np.ndarray, y: np.ndarray, *, sample_weight: np.ndarray | None = None,
+              **kwargs) -> PathResult:
+    """Elastic Net path from in-memory arrays (see :func:`path_from_stats`).
+
+    Parameters
+    ----------
+    X : ndarray (n, p)
+    y : ndarray (n,)
+    sample_weight : ndarray (n,), optional
+    **kwargs
+        Passed to :func:`path_from_stats`.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    stats = SufficientStats.from_arrays(X, y, w)
+    return path_from_stats(stats, **kwargs)

@@ -1,0 +1,1 @@
+"""Tabular data: chunked readers, column roles and validation."""

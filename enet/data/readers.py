@@ -1,0 +1,179 @@
+"""Chunked readers for CSV (optionally gzipped) and Parquet files.
+
+Rows are never all in memory: every reader yields pyarrow RecordBatches of a
+bounded size. Conversion failures are turned into one-line errors naming the
+file, column, row and value.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from enet.exceptions import DataError
+
+__all__ = ["TableSource", "open_source", "DEFAULT_CHUNK_BYTES"]
+
+DEFAULT_CHUNK_BYTES = 16 << 20
+_PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+_CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv", ".tsv.gz")
+
+
+@dataclass(frozen=True)
+class TableSource:
+    """A tabular file: its path, format, column names and (where known) row count."""
+
+    path: str
+    format: str
+    columns: list[str]
+    arrow_types: dict[str, pa.DataType] | None
+    n_rows: int | None
+    delimiter: str = ","
+
+    def batches(self, numeric: list[str], text: list[str] = (),
+                chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[pa.RecordBatch]:
+        """Stream the named columns: ``numeric`` as float64, ``text`` as strings.
+
+        Raises
+        ------
+        DataError
+            A value that is not a number, with its column, row and value.
+        """
+        if self.format == "parquet":
+            yield from self._parquet_batches(numeric, text, chunk_bytes)
+        else:
+            yield from self._csv_batches(numeric, text, chunk_bytes)
+
+    def _parquet_batches(self, numeric, text, chunk_bytes):
+        pf = pq.ParquetFile(self.path)
+        for name in numeric:
+            t = self.arrow_types[name]
+            if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+                    or pa.types.is_decimal(t) or pa.types.is_null(t)):
+                raise DataError(f"{self.path}: column '{name}' has type {t}, not a number; "
+                                f"pass --exclude {name} to leave it out")
+        width = max(1, len(numeric) + len(text))
+        batch_rows = max(1024, chunk_bytes // (8 * width))
+        for batch in pf.iter_batches(batch_size=batch_rows, columns=list(numeric) + list(text)):
+            arrays = [batch.column(n).cast(pa.float64()) for n in numeric]
+            arrays += [batch.column(n).cast(pa.string()) for n in text]
+            yield pa.RecordBatch.from_arrays(arrays, names=list(numeric) + list(text))
+
+    def _csv_batches(self, numeric, text, chunk_bytes):
+        types = {n: pa.float64() for n in numeric}
+        types.update({n: pa.string() for n in text})
+        convert = pacsv.ConvertOptions(column_types=types,
+                                       include_columns=list(numeric) + list(text))
+        read = pacsv.ReadOptions(block_size=chunk_bytes)
+        parse = pacsv.ParseOptions(delimiter=self.delimiter)
+        try:
+            reader = pacsv.open_csv(self.path, read_options=read, parse_options=parse,
+                                    convert_options=convert)
+            for batch in reader:
+                yield batch
+        except pa.ArrowInvalid as exc:
+            raise self._explain_csv_error(exc, numeric, text) from None
+
+    def _explain_csv_error(self, exc: Exception, numeric, text) -> DataError:
+        msg = str(exc)
+        if "conversion error" in msg and "column #" in msg:
+            idx = int(msg.split("column #")[1].split(":")[0])   # index in the file
+            name = self.columns[idx]
+            row, value = _first_non_number(self, name)
+            return DataError(f"{self.path}: column '{name}' row {row}: value {value!r} is not a "
+                             f"number; fix the value or pass --exclude {name}")
+        return DataError(f"{self.path}: cannot parse CSV: {msg.splitlines()[0]}")
+
+
+def _first_non_number(source: TableSource, column: str) -> tuple[int, str]:
+    """Find the first value of a CSV column that does not parse as a number (slow path)."""
+    convert = pacsv.ConvertOptions(column_types={column: pa.string()}, include_columns=[column])
+    reader = pacsv.open_csv(source.path, parse_options=pacsv.ParseOptions(delimiter=source.delimiter),
+                            convert_options=convert)
+    offset = 0
+    for batch in reader:
+        values = batch.column(0).to_numpy(zero_copy_only=False)
+        for i, v in enumerate(values):
+            if v is None or v == "":
+                continue
+            try:
+                float(v)
+            except ValueError:
+                return offset + i + 1, v
+        offset += batch.num_rows
+    return -1, "?"
+
+
+def _sniff_csv_header(path: str) -> tuple[list[str], str]:
+    opener = gzip.open if path.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8", newline="") as fh:
+            head = fh.read(64 * 1024)
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text; convert the file to UTF-8") from None
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path}: cannot read: {exc}") from None
+    if not head.strip():
+        raise DataError(f"{path}: the file is empty; it needs a header row and data rows")
+    delimiter = "\t" if ".tsv" in path else ","
+    first_line = head.splitlines()[0]
+    if delimiter == "," and first_line.count(";") > first_line.count(",") and \
+            first_line.count(",") == 0:
+        delimiter = ";"
+    header = next(csv.reader(io.StringIO(first_line), delimiter=delimiter))
+    header = [h.strip() for h in header]
+    if any(h == "" for h in header):
+        raise DataError(f"{path}: the header has an empty column name (column "
+                        f"{header.index('') + 1}); name every column")
+    seen = set()
+    for h in header:
+        if h in seen:
+            raise DataError(f"{path}: column name '{h}' appears twice in the header; "
+                            f"rename one of them")
+        seen.add(h)
+    return header, delimiter
+
+
+def open_source(path: str | os.PathLike) -> TableSource:
+    """Open a CSV or Parquet file and read its column names (not its rows).
+
+    Raises
+    ------
+    DataError
+        Missing, empty or unreadable file, or an unknown extension.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise DataError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise DataError(f"{path}: is a directory; pass a CSV or Parquet file")
+    lower = path.lower()
+    if lower.endswith(_PARQUET_SUFFIXES):
+        try:
+            pf = pq.ParquetFile(path)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
+        schema = pf.schema_arrow
+        return TableSource(path, "parquet", list(schema.names),
+                           {f.name: f.type for f in schema}, pf.metadata.num_rows)
+    if lower.endswith(_CSV_SUFFIXES):
+        if os.path.getsize(path) == 0:
+            raise DataError(f"{path}: the file is empty; it needs a header row and data rows")
+        header, delimiter = _sniff_csv_header(path)
+        return TableSource(path, "csv", header, None, None, delimiter)
+    raise DataError(f"{path}: unknown file type; use .csv, .csv.gz, .tsv or .parquet")
+
+
+def batch_column(batch: pa.RecordBatch, name: str) -> np.ndarray:
+    """A float64 column of a batch as numpy, nulls as NaN."""
+    col = batch.column(batch.schema.get_field_index(name))
+    return col.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)

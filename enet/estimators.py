@@ -1,0 +1,295 @@
+"""scikit-learn compatible estimators: a thin face over ``enet.core``."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from enet.core.cv import cross_validated_fit, group_fold_ids, kfold_ids
+from enet.core.path import DEFAULT_MAX_ITER, DEFAULT_TOL, path_from_stats
+from enet.core.stats import FoldAccumulator, SufficientStats
+
+__all__ = ["ElasticNet", "ElasticNetCV", "fold_ids_from_cv"]
+
+_COMMON_CONSTRAINTS = {
+    "fit_intercept": ["boolean"],
+    "standardize": ["boolean"],
+    "penalty_factor": ["array-like", None],
+    "lower_bounds": ["array-like", Real, None],
+    "upper_bounds": ["array-like", Real, None],
+    "positive": ["boolean"],
+    "tol": [Interval(Real, 0, None, closed="neither")],
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+}
+
+
+def _fit_inputs(est: BaseEstimator, X, y, sample_weight):
+    X, y = validate_data(est, X, y, dtype=np.float64, y_numeric=True, ensure_min_samples=1)
+    if sample_weight is not None:
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                             ensure_non_negative=True)
+        if sample_weight.sum() <= 0:
+            raise ValueError("sample_weight must have a positive sum")
+    return X, y, sample_weight
+
+
+class _LinearPredictMixin(RegressorMixin):
+    def predict(self, X) -> np.ndarray:
+        """Predict with the fitted linear model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self, "coef_")
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return X @ self.coef_ + self.intercept_
+
+
+class ElasticNet(_LinearPredictMixin, BaseEstimator):
+    """Linear regression with combined L1 and L2 penalty, solved exactly.
+
+    Minimises ``1/(2 sum w) sum w_i (y_i - b0 - x_i b)^2
+    + alpha sum_j v_j (l1_ratio |b_j| + (1 - l1_ratio)/2 b_j^2)``, scikit-learn's
+    scaling. With ``standardize=True`` the penalty applies to coefficients of
+    features divided by their weighted standard deviation (glmnet's convention);
+    ``coef_`` is always on the original scale.
+
+    Parameters
+    ----------
+    alpha : float, default=1.0
+        Penalty strength (>= 0).
+    l1_ratio : float in [0, 1], default=0.5
+    fit_intercept : bool, default=True
+        Fit an unpenalised intercept.
+    standardize : bool, default=True
+    penalty_factor : array-like of shape (n_features,), optional
+        Per-feature penalty multipliers ``v_j``; 0 leaves a feature unpenalised.
+    lower_bounds, upper_bounds : float or array-like, optional
+        Box constraints on the coefficients (zero must be feasible).
+    positive : bool, default=False
+        Constrain coefficients to be >= 0.
+    tol : float, default=1e-7
+        Relative duality-gap tolerance.
+    max_iter : int, default=10000
+        Maximum coordinate-descent sweeps.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : float
+    n_iter_ : int
+    dual_gap_ : float
+    certificate_ : enet.core.path.Certificate
+    """
+
+    _parameter_constraints = {
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        **_COMMON_CONSTRAINTS,
+    }
+
+    def __init__(self, alpha: float = 1.0, l1_ratio: float = 0.5, *, fit_intercept: bool = True,
+                 standardize: bool = True, penalty_factor=None, lower_bounds=None,
+                 upper_bounds=None, positive: bool = False, tol: float = DEFAULT_TOL,
+                 max_iter: int = DEFAULT_MAX_ITER) -> None:
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.penalty_factor = penalty_factor
+        self.lower_bounds = lower_bounds
+        self.upper_bounds = upper_bounds
+        self.positive = positive
+        self.tol = tol
+        self.max_iter = max_iter
+
+    def fit(self, X, y, sample_weight=None) -> "ElasticNet":
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        X, y, w = _fit_inputs(self, X, y, sample_weight)
+        stats = SufficientStats.from_arrays(X, y, w)
+        res = path_from_stats(stats, l1_ratio=self.l1_ratio, alphas=np.array([self.alpha]),
+                              fit_intercept=self.fit_intercept, standardize=self.standardize,
+                              penalty_factor=self.penalty_factor, lower_bounds=self.lower_bounds,
+                              upper_bounds=self.upper_bounds, positive=self.positive,
+                              tol=self.tol, max_iter=self.max_iter)
+        self.coef_ = res.coef[0]
+        self.intercept_ = float(res.intercept[0])
+        self.n_iter_ = int(res.certificate.n_iter[0])
+        self.dual_gap_ = float(res.certificate.duality_gap[0])
+        self.certificate_ = res.certificate
+        return self
+
+
+def fold_ids_from_cv(cv, n_rows: int, groups=None, sample_weight=None, X=None, y=None,
+                     seed: int = 0) -> np.ndarray:
+    """Fold of every row from an int, a scikit-learn splitter or (train, test) pairs.
+
+    With an int, folds come from :func:`enet.core.cv.kfold_ids` (or
+    :func:`group_fold_ids` when groups are given). Splitters must put every row
+    in exactly one test fold.
+    """
+    if isinstance(cv, Integral):
+        if groups is not None:
+            return group_fold_ids(np.asarray(groups), int(cv), sample_weight, seed)
+        if cv > n_rows:
+            raise ValueError(f"cv={cv} folds need at least {cv} samples; got n_samples={n_rows}")
+        return kfold_ids(0, n_rows, int(cv), seed)
+    splits = cv.split(X, y, groups) if hasattr(cv, "split") else cv
+    fold = np.full(n_rows, -1, dtype=np.int64)
+    for k, (_, test) in enumerate(splits):
+        test = np.asarray(test)
+        if np.any(fold[test] >= 0):
+            raise ValueError("cv test folds overlap; each row must be in exactly one test fold")
+        fold[test] = k
+    if np.any(fold < 0):
+        raise ValueError("cv test folds do not cover every row; use a KFold-like splitter")
+    return fold
+
+
+class ElasticNetCV(_LinearPredictMixin, BaseEstimator):
+    """Elastic Net with K-fold cross-validation over alpha and l1_ratio.
+
+    All folds are cross-validated from one pass of sufficient statistics: the
+    cost of the grid does not grow with the number of rows.
+
+    Parameters
+    ----------
+    l1_ratio : float or list of float in [0, 1], default=0.5
+    eps : float, optional
+        ``alpha_min / alpha_max``; default 1e-3 if n_samples > n_features else 1e-2.
+    n_alphas : int, default=100
+    alphas : array-like, optional
+        Explicit grid (shared by all l1_ratios).
+    cv : int, splitter or iterable of (train, test), default=5
+        An int gives seeded shuffled folds (group folds when ``groups`` is passed
+        to ``fit``).
+    selection_rule : {"min", "1se"}, default="min"
+    fit_intercept, standardize, penalty_factor, lower_bounds, upper_bounds,
+    positive, tol, max_iter
+        As in :class:`ElasticNet`.
+    n_jobs : int, optional
+        Threads for the fold paths (default: all CPUs).
+    random_state : int, default=0
+        Seed of the fold assignment.
+
+    Attributes
+    ----------
+    alpha_, l1_ratio_ : float
+        The selected hyperparameters.
+    coef_, intercept_
+        Refit on all rows at the selected point.
+    alphas_ : ndarray (n_alphas,) or (n_l1_ratio, n_alphas)
+    mse_path_ : ndarray (n_alphas, n_folds) or (n_l1_ratio, n_alphas, n_folds)
+    cv_mean_, cv_se_ : mean held-out MSE and its standard error per grid point.
+    n_iter_, dual_gap_ : of the final fit.
+    cv_result_ : enet.core.cv.CVResult
+    path_ : enet.core.path.PathResult of the final fit along the selected l1_ratio's grid.
+    """
+
+    _parameter_constraints = {
+        "l1_ratio": [Interval(Real, 0, 1, closed="both"), "array-like"],
+        "eps": [Interval(Real, 0, 1, closed="neither"), None],
+        "n_alphas": [Interval(Integral, 1, None, closed="left")],
+        "alphas": ["array-like", None],
+        "cv": ["cv_object"],
+        "selection_rule": [StrOptions({"min", "1se"})],
+        "n_jobs": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": [Interval(Integral, 0, None, closed="left")],
+        **_COMMON_CONSTRAINTS,
+    }
+
+    def __init__(self, *, l1_ratio=0.5, eps: float | None = None, n_alphas: int = 100,
+                 alphas=None, cv=5, selection_rule: str = "min", fit_intercept: bool = True,
+                 standardize: bool = True, penalty_factor=None, lower_bounds=None,
+                 upper_bounds=None, positive: bool = False, tol: float = DEFAULT_TOL,
+                 max_iter: int = DEFAULT_MAX_ITER, n_jobs: int | None = None,
+                 random_state: int = 0) -> None:
+        self.l1_ratio = l1_ratio
+        self.eps = eps
+        self.n_alphas = n_alphas
+        self.alphas = alphas
+        self.cv = cv
+        self.selection_rule = selection_rule
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.penalty_factor = penalty_factor
+        self.lower_bounds = lower_bounds
+        self.upper_bounds = upper_bounds
+        self.positive = positive
+        self.tol = tol
+        self.max_iter = max_iter
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def fit(self, X, y, sample_weight=None, groups=None) -> "ElasticNetCV":
+        """Cross-validate the grid, then refit on all rows at the selected point.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+        groups : array-like of shape (n_samples,), optional
+            Group labels; no group is split across folds.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        ratios = np.atleast_1d(np.asarray(self.l1_ratio, dtype=np.float64))
+        if ratios.ndim != 1 or ratios.size == 0 or np.any((ratios < 0) | (ratios > 1)):
+            raise ValueError(f"The 'l1_ratio' parameter of ElasticNetCV must be a float or a "
+                             f"list of floats in [0, 1]. Got {self.l1_ratio!r} instead.")
+        X, y, w = _fit_inputs(self, X, y, sample_weight)
+        fold = fold_ids_from_cv(self.cv, X.shape[0], groups, w, X, y, self.random_state)
+        n_folds = int(fold.max()) + 1
+        acc = FoldAccumulator(X.shape[1], n_folds)
+        acc.update(X, y, w, fold)
+        self._fit_from_folds(acc.folds(), ratios)
+        return self
+
+    def _fit_from_folds(self, folds: list[SufficientStats], ratios: np.ndarray) -> None:
+        common = dict(fit_intercept=self.fit_intercept, standardize=self.standardize,
+                      penalty_factor=self.penalty_factor, lower_bounds=self.lower_bounds,
+                      upper_bounds=self.upper_bounds, positive=self.positive, tol=self.tol,
+                      max_iter=self.max_iter)
+        cvr, path = cross_validated_fit(folds, l1_ratios=ratios, alphas=self.alphas,
+                                        n_alphas=self.n_alphas, eps=self.eps,
+                                        selection=self.selection_rule, n_jobs=self.n_jobs,
+                                        **common)
+        li, ai = cvr.best_index
+        single = np.ndim(self.l1_ratio) == 0
+        self.cv_result_ = cvr
+        self.path_ = path
+        self.alpha_ = float(cvr.alphas[li, ai])
+        self.l1_ratio_ = float(ratios[li])
+        self.coef_ = path.coef[ai].copy()
+        self.intercept_ = float(path.intercept[ai])
+        self.n_iter_ = int(path.certificate.n_iter[ai])
+        self.dual_gap_ = float(path.certificate.duality_gap[ai])
+        self.alphas_ = cvr.alphas[0] if single else cvr.alphas
+        self.mse_path_ = cvr.mse_path[0] if single else cvr.mse_path
+        self.cv_mean_ = cvr.mean[0] if single else cvr.mean
+        self.cv_se_ = cvr.se[0] if single else cvr.se

@@ -1,0 +1,110 @@
+"""A fitted model: feature manifest + coefficients + metadata; one way to score."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from enet.data.tabular import FeatureManifest, design_matrix, to_record_batch
+
+__all__ = ["Model"]
+
+
+@dataclass
+class Model:
+    """What training produces and every consumer loads.
+
+    Attributes
+    ----------
+    manifest : FeatureManifest
+        Input columns in coefficient order.
+    coef : ndarray (p,)
+        Raw-scale coefficients: standardisation is folded in, so scoring is
+        ``X @ coef + intercept`` on the original columns.
+    intercept : float
+    coef_std : ndarray (p,)
+        Coefficients on the standardised scale (comparable across features).
+    x_mean, x_scale : ndarray (p,)
+        Centring and scaling used in training.
+    alpha, l1_ratio : float
+        The selected hyperparameters.
+    params : dict
+        Training parameters (standardize, fit_intercept, folds, seed, grid ...).
+    certificate : dict
+        Convergence certificate of the final fit.
+    metrics : dict
+        CV error at the selected point (mse, se, rmse) and training fit.
+    profile : dict
+        Training data profile per column (mean, sd, min, max) for drift checks.
+    lineage : dict
+        Data fingerprint, row count, package versions, creation time.
+    arrays : dict of str -> ndarray
+        CV grid and errors, coefficient path.
+    """
+
+    manifest: FeatureManifest
+    coef: np.ndarray
+    intercept: float
+    coef_std: np.ndarray
+    x_mean: np.ndarray
+    x_scale: np.ndarray
+    alpha: float
+    l1_ratio: float
+    params: dict = field(default_factory=dict)
+    certificate: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+    profile: dict = field(default_factory=dict)
+    lineage: dict = field(default_factory=dict)
+    arrays: dict = field(default_factory=dict)
+
+    @property
+    def features(self) -> list[str]:
+        return self.manifest.features
+
+    @property
+    def n_nonzero(self) -> int:
+        return int(np.count_nonzero(self.coef))
+
+    def predict_matrix(self, X: np.ndarray) -> np.ndarray:
+        """Predictions for a numeric matrix whose columns follow :attr:`features`."""
+        return np.asarray(X, dtype=np.float64) @ self.coef + self.intercept
+
+    def predict(self, data, source: str = "input") -> np.ndarray:
+        """Predictions for a DataFrame, Arrow table or dict of columns.
+
+        Columns are matched by name (order does not matter, extra columns are
+        ignored); missing columns or non-finite values raise ``DataError``.
+        """
+        batch = to_record_batch(data, source)
+        return self.predict_matrix(design_matrix(batch, self.features, 0, source))
+
+    def nonzero_coefficients(self) -> list[tuple[str, float, float]]:
+        """(name, raw coefficient, standardised coefficient), largest |standardised| first."""
+        idx = np.flatnonzero(self.coef)
+        order = idx[np.argsort(-np.abs(self.coef_std[idx]), kind="stable")]
+        return [(self.features[j], float(self.coef[j]), float(self.coef_std[j])) for j in order]
+
+    # -- serialisation (the artifact module owns files and checksums) ------------------
+    def to_json(self) -> dict:
+        feats = self.manifest.to_json()
+        for j, f in enumerate(feats["features"]):
+            f.update(coef=float(self.coef[j]), coef_std=float(self.coef_std[j]),
+                     mean=float(self.x_mean[j]), scale=float(self.x_scale[j]))
+        return {"manifest": feats, "intercept": float(self.intercept), "alpha": self.alpha,
+                "l1_ratio": self.l1_ratio, "params": self.params,
+                "certificate": self.certificate, "metrics": self.metrics,
+                "profile": self.profile, "lineage": self.lineage}
+
+    @classmethod
+    def from_json(cls, data: dict, arrays: dict[str, np.ndarray]) -> "Model":
+        feats = data["manifest"]["features"]
+        return cls(FeatureManifest.from_json(data["manifest"]),
+                   np.array([f["coef"] for f in feats], dtype=np.float64),
+                   float(data["intercept"]),
+                   np.array([f["coef_std"] for f in feats], dtype=np.float64),
+                   np.array([f["mean"] for f in feats], dtype=np.float64),
+                   np.array([f["scale"] for f in feats], dtype=np.float64),
+                   float(data["alpha"]), float(data["l1_ratio"]), data.get("params", {}),
+                   data.get("certificate", {}), data.get("metrics", {}),
+                   data.get("profile", {}), data.get("lineage", {}), dict(arrays))

@@ -1,0 +1,100 @@
+"""Batch scoring: stream a table through a model into a CSV or Parquet file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from enet.data.readers import open_source
+from enet.data.tabular import design_matrix
+from enet.exceptions import DataError, UsageError
+from enet.model import Model
+
+__all__ = ["predict_file"]
+
+PREDICTION = "prediction"
+
+
+def _output_format(path: str) -> str:
+    lower = path.lower()
+    if lower.endswith((".parquet", ".pq")):
+        return "parquet"
+    if lower.endswith(".csv"):
+        return "csv"
+    raise UsageError(f"{path}: unknown output type; use .csv or .parquet")
+
+
+def predict_file(model: Model, input_path: str | os.PathLike, output_path: str | os.PathLike,
+                 keep: list[str] = (), progress: Callable[[int], None] | None = None) -> int:
+    """Score every row of a table, keeping row order.
+
+    Parameters
+    ----------
+    model : Model
+    input_path : path
+        CSV or Parquet; columns are matched by name, extra columns ignored.
+    output_path : path
+        ``.csv`` or ``.parquet``; written to a temporary file and renamed, so a
+        failure never leaves a partial output.
+    keep : list of str
+        Input columns copied to the output before the ``prediction`` column.
+    progress : callable, optional
+        Called with the number of rows after each chunk.
+
+    Returns
+    -------
+    int
+        Number of rows scored.
+    """
+    output_path = os.fspath(output_path)
+    fmt = _output_format(output_path)
+    source = open_source(input_path)
+    missing = [f for f in model.features if f not in source.columns]
+    if missing:
+        raise DataError(f"{source.path}: missing required column(s): {', '.join(missing)}")
+    unknown = [k for k in keep if k not in source.columns]
+    if unknown:
+        raise DataError(f"{source.path}: --keep column(s) not found: {', '.join(unknown)}")
+    if PREDICTION in keep:
+        raise UsageError(f"--keep {PREDICTION} would clash with the output column; rename it")
+    text = [k for k in keep if k not in model.features]
+    parent = os.path.dirname(os.path.abspath(output_path))
+    os.makedirs(parent, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=".tmp-predict-",
+                               suffix=".csv" if fmt == "csv" else ".parquet")
+    os.close(fd)
+    writer = None
+    rows = 0
+    try:
+        for batch in source.batches(model.features, text):
+            X = design_matrix(batch, model.features, rows, source.path)
+            pred = model.predict_matrix(X)
+            cols = [batch.column(batch.schema.get_field_index(k)) for k in keep]
+            out = pa.RecordBatch.from_arrays(cols + [pa.array(pred, pa.float64())],
+                                             names=list(keep) + [PREDICTION])
+            if writer is None:
+                writer = (pacsv.CSVWriter(tmp, out.schema,
+                                          write_options=pacsv.WriteOptions(quoting_style="needed"))
+                          if fmt == "csv" else pq.ParquetWriter(tmp, out.schema))
+            writer.write_batch(out)
+            rows += batch.num_rows
+            if progress:
+                progress(batch.num_rows)
+        if writer is None:     # header only: still write a valid, empty output
+            schema = pa.schema([(k, pa.string()) for k in keep] + [(PREDICTION, pa.float64())])
+            writer = (pacsv.CSVWriter(tmp, schema) if fmt == "csv" else pq.ParquetWriter(tmp, schema))
+        writer.close()
+        writer = None
+        os.replace(tmp, output_path)
+    finally:
+        if writer is not None:
+            writer.close()
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return rows
+
