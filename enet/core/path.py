@@ -58,7 +58,10 @@ class Certificate:
     kkt_violation : ndarray
         Largest violation of the subgradient conditions (solver coordinates).
     converged : ndarray of bool
-        ``duality_gap <= tol * primal`` (or the numerical floor) was reached.
+        ``duality_gap <= tol * primal`` (or the numerical floor of the Gram form)
+        was reached and the last sweep moved no coefficient by more than
+        ``tol * max|b|``; where no finite gap exists (bounded unpenalised
+        features) the KKT violation takes the gap's place.
     tol : float
         Relative duality-gap tolerance requested.
     """
@@ -152,10 +155,11 @@ def _run_kernel(problem: GramProblem, alphas: np.ndarray, l1_ratio: float, pf: n
     primals = np.zeros(m)
     n_iters = np.zeros(m, dtype=np.int64)
     kkts = np.zeros(m)
+    converged = np.zeros(m, dtype=np.bool_)
     gram_path(problem.G, problem.c, problem.yy, alphas, float(l1_ratio), pf, lower, upper,
               beta, float(tol), float(tol), int(max_iter), float(prev_alpha), coefs, gaps, primals,
-              n_iters, kkts)
-    return coefs, gaps, primals, n_iters, kkts
+              n_iters, kkts, converged)
+    return coefs, gaps, primals, n_iters, kkts, converged
 
 
 def _unpenalised_start(problem: GramProblem, pf: np.ndarray, lower: np.ndarray,
@@ -290,13 +294,11 @@ def path_from_stats(stats: SufficientStats, *, l1_ratio: float = 0.5,
         if alphas.size == 0 or np.any(~np.isfinite(alphas)) or np.any(alphas < 0):
             raise ValueError("alphas must be finite and >= 0")
     beta = _unpenalised_start(problem, pf, lo, up, tol, max_iter)
-    coefs, gaps, primals, n_iters, kkts = _run_kernel(
+    coefs, gaps, primals, n_iters, kkts, converged = _run_kernel(
         problem, alphas, l1_ratio, pf, lo, up, beta, tol, max_iter, max(amax, alphas[0]))
     if not np.all(np.isfinite(coefs)):
         raise FloatingPointError("the solver produced non-finite coefficients; "
                                  "check the data for extreme values")
-    floor = 1e-14 * max(problem.yy, 1e-300) * (1.0 + np.sqrt(p))
-    converged = (gaps <= tol * primals) | (gaps <= floor)
     if warn and not converged.all():
         k = int(np.flatnonzero(~converged)[0])
         warnings.warn(
