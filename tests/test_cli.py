@@ -1,0 +1,177 @@
+"""The CLI end to end on the diabetes data, and one-line errors for bad input."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_diabetes
+from typer.testing import CliRunner
+
+from enet.artifact import load_model
+from enet.cli import app
+from kkt import kkt_violation
+
+runner = CliRunner()
+
+
+def enet(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def diabetes_csv(tmp_path_factory):
+    d = load_diabetes(scaled=False, as_frame=True)
+    df = d.frame.rename(columns={"target": "y"})
+    path = tmp_path_factory.mktemp("data") / "diabetes.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(diabetes_csv, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "model"
+    r = enet("train", diabetes_csv, "--target", "y", "-o", out, "--quiet")
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def test_train_inspect_predict_diabetes(diabetes_csv, trained, tmp_path):
+    model = load_model(trained)
+    df = pd.read_csv(diabetes_csv)
+    X = df.drop(columns="y").to_numpy(float)
+    y = df["y"].to_numpy(float)
+    assert model.features == list(df.columns[:-1])
+    assert 0.45 < model.metrics["cv_r2"] < 0.55          # the classic ~0.49 on this data
+    assert model.certificate["converged"]
+    assert kkt_violation(X, y, model.coef, model.intercept, model.alpha, model.l1_ratio,
+                         standardize=True) < 1e-5    # default tol (1e-7 relative gap)
+
+    r = enet("inspect", trained)
+    assert r.exit_code == 0, r.output
+    for text in ("alpha", "l1_ratio", "CV MSE", "+-", "nonzero", "certificate", "bmi", "s5"):
+        assert text in r.output
+
+    out = tmp_path / "pred.csv"
+    r = enet("predict", trained, diabetes_csv, "-o", out, "--keep", "y", "--quiet")
+    assert r.exit_code == 0, r.output
+    pred = pd.read_csv(out)
+    assert list(pred.columns) == ["y", "prediction"]
+    np.testing.assert_array_equal(pred["y"], y)                  # row order kept
+    by_hand = X @ model.coef + model.intercept
+    np.testing.assert_allclose(pred["prediction"], by_hand, rtol=1e-12)
+
+
+def test_train_matches_python_api(diabetes_csv, trained):
+    from enet import ElasticNetCV
+
+    df = pd.read_csv(diabetes_csv)
+    X, y = df.drop(columns="y").to_numpy(float), df["y"].to_numpy(float)
+    est = ElasticNetCV(l1_ratio=[0.1, 0.5, 0.9, 1.0], cv=5).fit(X, y)
+    model = load_model(trained)
+    assert est.alpha_ == model.alpha and est.l1_ratio_ == model.l1_ratio
+    np.testing.assert_allclose(est.coef_, model.coef, rtol=1e-10)
+
+
+def test_parquet_and_options(diabetes_csv, tmp_path):
+    df = pd.read_csv(diabetes_csv)
+    df["id"] = [f"p{i}" for i in range(len(df))]
+    df["w"] = 1.0 + (np.arange(len(df)) % 3)
+    df["site"] = np.arange(len(df)) % 11
+    pq = tmp_path / "d.parquet"
+    df.to_parquet(pq)
+    out = tmp_path / "m"
+    r = enet("train", pq, "--target", "y", "-o", out, "--exclude", "id", "--weight", "w",
+             "--group", "site", "--l1-ratio", "0.5,1", "--n-alphas", "30", "--folds", "4",
+             "--selection", "1se", "--no-standardize", "--seed", "3", "--quiet")
+    assert r.exit_code == 0, r.output
+    m = load_model(out)
+    assert "id" not in m.features and "w" not in m.features and "site" not in m.features
+    assert m.params["selection"] == "1se" and m.params["standardize"] is False
+    assert m.params["fold_rule"] == "group"
+    pred = tmp_path / "p.parquet"
+    r = enet("predict", out, pq, "-o", pred, "--keep", "id", "--quiet")
+    assert r.exit_code == 0, r.output
+    got = pd.read_parquet(pred)
+    assert list(got["id"]) == list(df["id"])
+
+
+def test_real_subprocess_entry_point(diabetes_csv, tmp_path):
+    exe = os.path.join(os.path.dirname(sys.executable), "enet")
+    out = tmp_path / "m"
+    p = subprocess.run([exe, "train", str(diabetes_csv), "--target", "y", "-o", str(out)],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "CV RMSE" in p.stdout
+    p = subprocess.run([exe, "train", str(tmp_path / "missing.csv"), "--target", "y", "-o",
+                        str(out)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 2
+    assert "Traceback" not in p.stderr and "no such file" in p.stderr
+
+
+def _bad(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _assert_one_line_error(r, *needles):
+    assert r.exit_code == 2, r.output
+    assert "Traceback" not in r.output
+    msg = " ".join(r.output.split())
+    for n in needles:
+        assert n in msg, msg
+
+
+@pytest.mark.parametrize("content,args,needles", [
+    (None, [], ["no such file"]),
+    ("", [], ["empty"]),
+    ("a,b,y\n", [], ["no data rows"]),
+    ("a,b,y\n1,2,3\n2,3,4\n", [], ["2 rows are too few for 5 folds"]),
+    ("a,b,y\n1,2,3\n2,3,3\n3,1,3\n4,4,3\n5,1,3\n6,2,3\n", [], ["target 'y' is constant"]),
+    ("a,b,z\n1,2,3\n", [], ["target column 'y' not found"]),
+    ("a,b,y\n1,2,3\n4,x,6\n", [], ["column 'b' row 2", "'x' is not a number"]),
+    ("a,b,y\n1,2,3\n4,,6\n", [], ["column 'b' row 2 is missing"]),
+    ("a,b,y\n1,2,3\n4,inf,6\n", [], ["column 'b' row 2 is inf"]),
+    ("a,b,y,w\n1,2,3,1\n4,5,6,-1\n", ["--weight", "w"], ["weight 'w' row 2 is -1"]),
+    ("a,b,y\n1,2,3\n", ["--l1-ratio", "1.5"], ["--l1-ratio values must be in [0, 1]"]),
+    ("a,b,y\n1,2,3\n", ["--l1-ratio", "abc"], ["--l1-ratio must be comma-separated"]),
+    ("a,b,y\n1,2,3\n", ["--selection", "best"], ["--selection must be 'min' or '1se'"]),
+    ("a,b,y\n1,2,3\n", ["--folds", "1"], ["--folds must be at least 2"]),
+    ("a,b,y\n1,2,3\n", ["--exclude", "q"], ["--exclude column(s) not found: q"]),
+])
+def test_bad_training_input(tmp_path, content, args, needles):
+    path = tmp_path / "missing.csv" if content is None else _bad(tmp_path, "d.csv", content)
+    r = enet("train", path, "--target", "y", "-o", tmp_path / "m", "--quiet", *args)
+    _assert_one_line_error(r, *needles)
+    assert not (tmp_path / "m").exists()                       # nothing half-written
+
+
+def test_bad_prediction_input(trained, tmp_path):
+    r = enet("predict", trained, _bad(tmp_path, "x.csv", "age,sex\n1,2\n"), "-o",
+             tmp_path / "p.csv")
+    _assert_one_line_error(r, "missing required column(s): bmi, bp, s1")
+    assert not (tmp_path / "p.csv").exists()
+    r = enet("predict", tmp_path / "nomodel", tmp_path / "x.csv", "-o", tmp_path / "p.csv")
+    _assert_one_line_error(r, "no such model")
+    r = enet("predict", trained, tmp_path / "x.csv", "-o", tmp_path / "p.txt")
+    _assert_one_line_error(r, "unknown output type")
+
+
+def test_bad_value_in_prediction_leaves_no_partial_output(trained, diabetes_csv, tmp_path):
+    df = pd.read_csv(diabetes_csv)
+    df.loc[300, "bmi"] = np.nan
+    src = tmp_path / "in.csv"
+    df.to_csv(src, index=False)
+    r = enet("predict", trained, src, "-o", tmp_path / "p.csv")
+    _assert_one_line_error(r, "column 'bmi' row 301 is missing")
+    assert not (tmp_path / "p.csv").exists()
+    assert [f for f in os.listdir(tmp_path) if f.startswith(".tmp")] == []
+
+
+def test_help_on_every_command():
+    for cmd in ([], ["train"], ["predict"], ["inspect"]):
+        r = runner.invoke(app, cmd + ["--help"])
+        assert r.exit_code == 0 and "--help" in r.output
