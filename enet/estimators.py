@@ -141,8 +141,7 @@ class ElasticNet(_LinearPredictMixin, BaseEstimator):
         return self
 
 
-def fold_ids_from_cv(cv, n_rows: int, groups=None, sample_weight=None, X=None, y=None,
-                     seed: int = 0) -> np.ndarray:
+def fold_ids_from_cv(cv, n_rows: int, groups=None, X=None, y=None, seed: int = 0) -> np.ndarray:
     """Fold of every row from an int, a scikit-learn splitter or (train, test) pairs.
 
     With an int, folds come from :func:`enet.core.cv.kfold_ids` (or
@@ -151,7 +150,9 @@ def fold_ids_from_cv(cv, n_rows: int, groups=None, sample_weight=None, X=None, y
     """
     if isinstance(cv, Integral):
         if groups is not None:
-            return group_fold_ids(np.asarray(groups), int(cv), sample_weight, seed)
+            if len(groups) != n_rows:
+                raise ValueError(f"groups has {len(groups)} entries for {n_rows} samples")
+            return group_fold_ids(np.asarray(groups), int(cv), seed)
         if cv > n_rows:
             raise ValueError(f"cv={cv} folds need at least {cv} samples; got n_samples={n_rows}")
         return kfold_ids(0, n_rows, int(cv), seed)
@@ -263,7 +264,7 @@ class ElasticNetCV(_LinearPredictMixin, BaseEstimator):
             raise ValueError(f"The 'l1_ratio' parameter of ElasticNetCV must be a float or a "
                              f"list of floats in [0, 1]. Got {self.l1_ratio!r} instead.")
         X, y, w = _fit_inputs(self, X, y, sample_weight)
-        fold = fold_ids_from_cv(self.cv, X.shape[0], groups, w, X, y, self.random_state)
+        fold = fold_ids_from_cv(self.cv, X.shape[0], groups, X, y, self.random_state)
         n_folds = int(fold.max()) + 1
         acc = FoldAccumulator(X.shape[1], n_folds)
         acc.update(X, y, w, fold)

@@ -92,15 +92,17 @@ def _group_folds(source: TableSource, group: str, n_folds: int, seed: int,
                  progress: Progress | None) -> dict[str, int]:
     """First pass over the group column only: fold of every group label."""
     counts: dict[str, int] = {}
+    offset = 0
     for batch in source.batches([], [group]):
         labels = batch.column(0).to_numpy(zero_copy_only=False)
         if any(v is None for v in labels):
             i = next(i for i, v in enumerate(labels) if v is None)
-            raise DataError(f"{source.path}: group column '{group}' has a missing value; "
-                            f"every row needs a group (row {i + 1} of a chunk)")
+            raise DataError(f"{source.path}: group column '{group}' row {offset + i + 1} is "
+                            f"missing; every row needs a group")
         uniq, cnt = np.unique(labels.astype(str), return_counts=True)
         for u, c in zip(uniq, cnt):
             counts[u] = counts.get(u, 0) + int(c)
+        offset += batch.num_rows
         if progress:
             progress(batch.num_rows)
     labels = sorted(counts)

@@ -175,3 +175,19 @@ def test_help_on_every_command():
     for cmd in ([], ["train"], ["predict"], ["inspect"]):
         r = runner.invoke(app, cmd + ["--help"])
         assert r.exit_code == 0 and "--help" in r.output
+
+
+def test_group_folds_same_in_cli_and_python(diabetes_csv, tmp_path):
+    from enet import ElasticNetCV
+
+    df = pd.read_csv(diabetes_csv)
+    df["site"] = [f"s{i % 13}" for i in range(len(df))]
+    src = tmp_path / "g.csv"
+    df.to_csv(src, index=False)
+    r = enet("train", src, "--target", "y", "--group", "site", "-o", tmp_path / "m", "--quiet")
+    assert r.exit_code == 0, r.output
+    m = load_model(tmp_path / "m")
+    X, y = df.drop(columns=["y", "site"]).to_numpy(float), df["y"].to_numpy(float)
+    est = ElasticNetCV(l1_ratio=[0.1, 0.5, 0.9, 1.0]).fit(X, y, groups=df["site"].to_numpy())
+    np.testing.assert_allclose(est.mse_path_, m.arrays["cv_mse_path"], rtol=1e-10)
+    assert est.alpha_ == m.alpha

@@ -145,3 +145,13 @@ def test_sklearn_splitter_accepted(rng):
     X, y, _ = make_problem(rng, 100, 4)
     m = ElasticNetCV(cv=KFold(4, shuffle=True, random_state=1), n_alphas=8).fit(X, y)
     assert m.mse_path_.shape == (8, 4)
+
+
+def test_ridge_in_the_cv_grid(rng):
+    X, y, _ = make_problem(rng, 200, 10)
+    m = ElasticNetCV(l1_ratio=[0.0, 0.5], n_alphas=20, tol=TIGHT).fit(X, y)
+    assert np.all(np.isfinite(m.mse_path_))
+    assert m.alphas_[0, 0] > m.alphas_[1, 0]      # ridge grid starts at alpha_max(1e-3)
+    fold = kfold_ids(0, 200, 5, 0)
+    ref = slow_cv_mse(X, y, None, fold, m.alphas_[0], 0.0, True)
+    np.testing.assert_allclose(m.mse_path_[0], ref, rtol=1e-8)

@@ -78,12 +78,14 @@ def assign_group_folds(sizes: np.ndarray, n_folds: int, seed: int = 0) -> np.nda
     return fold_of_group
 
 
-def group_fold_ids(groups: np.ndarray, n_folds: int, weights: np.ndarray | None = None,
-                   seed: int = 0) -> np.ndarray:
-    """Fold of each row from its group label (see :func:`assign_group_folds`)."""
-    labels, inverse = np.unique(groups, return_inverse=True)
-    w = np.ones(inverse.shape[0]) if weights is None else weights
-    sizes = np.bincount(inverse, weights=w, minlength=labels.shape[0])
+def group_fold_ids(groups: np.ndarray, n_folds: int, seed: int = 0) -> np.ndarray:
+    """Fold of each row from its group label, balancing row counts.
+
+    Labels are compared as strings, so a file read as text and the same column
+    in memory give the same folds (see :func:`assign_group_folds`).
+    """
+    labels, inverse = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+    sizes = np.bincount(inverse, minlength=labels.shape[0]).astype(np.float64)
     return assign_group_folds(sizes, n_folds, seed)[inverse]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg.blas import dsyrk
 
 __all__ = ["SufficientStats", "FoldAccumulator"]
 
@@ -165,6 +166,11 @@ class SufficientStats:
         return W * (np.maximum(quad, 0.0) + offset * offset)
 
 
+def _syrk(At: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """``C + At @ At.T`` in the upper triangle (BLAS dsyrk, no copy of ``At``)."""
+    return dsyrk(1.0, At, beta=1.0, c=C, trans=0, lower=0, overwrite_c=1)
+
+
 class FoldAccumulator:
     """Accumulate per-fold sufficient statistics from chunks of rows.
 
@@ -213,16 +219,31 @@ class FoldAccumulator:
                 w0 = None
             self._shift_x = np.average(X, axis=0, weights=w0)
             self._shift_y = float(np.average(y, weights=w0))
+        # sub-blocks bound the temporary copy and keep it in cache
+        step = max(1, self.BLOCK_ELEMENTS // (self.n_features + 1))
+        for lo in range(0, m, step):
+            hi = min(m, lo + step)
+            self._update_block(X[lo:hi], y[lo:hi],
+                               None if sample_weight is None else sample_weight[lo:hi],
+                               None if fold_ids is None else fold_ids[lo:hi])
+
+    BLOCK_ELEMENTS = 1 << 21
+
+    def _update_block(self, X, y, w, fold_ids) -> None:
+        m = X.shape[0]
         Z = np.empty((m, self.n_features + 1))
-        np.subtract(X, self._shift_x, out=Z[:, :-1])
-        np.subtract(y, self._shift_y, out=Z[:, -1])
         if fold_ids is None or self.n_folds == 1:
-            self._add_block(0, Z, sample_weight)
-            return
-        order = np.argsort(fold_ids, kind="stable")
-        counts = np.bincount(fold_ids, minlength=self.n_folds)
-        Z = Z[order]
-        w = None if sample_weight is None else sample_weight[order]
+            counts = np.array([m])
+            np.subtract(X, self._shift_x, out=Z[:, :-1])
+            np.subtract(y, self._shift_y, out=Z[:, -1])
+        else:
+            # rows grouped by fold in one gather, so each fold is a contiguous slice
+            order = np.argsort(fold_ids, kind="stable")
+            counts = np.bincount(fold_ids, minlength=self.n_folds)
+            np.take(X, order, axis=0, out=Z[:, :-1])
+            Z[:, :-1] -= self._shift_x
+            np.subtract(np.take(y, order), self._shift_y, out=Z[:, -1])
+            w = None if w is None else w[order]
         start = 0
         for k, c in enumerate(counts):
             if c:
@@ -231,12 +252,13 @@ class FoldAccumulator:
 
     def _add_block(self, k: int, Z: np.ndarray, w: np.ndarray | None) -> None:
         if w is None:
-            self._zz[k] += Z.T @ Z
+            # Z.T is Fortran-ordered: syrk reads it in place and does half a gemm's work
+            self._zz[k] = _syrk(Z.T, self._zz[k])
             self._z[k] += Z.sum(axis=0)
             self._w[k] += Z.shape[0]
         else:
             Zs = Z * np.sqrt(w)[:, None]
-            self._zz[k] += Zs.T @ Zs
+            self._zz[k] = _syrk(Zs.T, self._zz[k])
             self._z[k] += w @ Z
             self._w[k] += w.sum()
         self._n[k] += Z.shape[0]
@@ -247,7 +269,7 @@ class FoldAccumulator:
             raise ValueError("no rows were accumulated")
         out = []
         for k in range(self.n_folds):
-            zz = 0.5 * (self._zz[k] + self._zz[k].T)
+            zz = np.triu(self._zz[k]) + np.triu(self._zz[k], 1).T   # syrk fills the upper half
             out.append(SufficientStats(int(self._n[k]), float(self._w[k]), self._shift_x,
                                        float(self._shift_y), self._z[k, :-1].copy(),
                                        float(self._z[k, -1]), zz[:-1, :-1].copy(),
