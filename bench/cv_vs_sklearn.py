@@ -22,7 +22,8 @@ from sklearn.linear_model import ElasticNetCV as SkElasticNetCV
 
 import enet
 from enet import ElasticNetCV
-from enet.core.cv import kfold_ids
+from enet.core.cv import cross_validated_fit, kfold_ids
+from enet.core.stats import FoldAccumulator
 
 L1_RATIOS = [0.1, 0.5, 0.9, 1.0]
 
@@ -90,6 +91,20 @@ def main() -> None:
     print(f"{'sklearn ElasticNetCV n_jobs=2':<28}{t_sk:>10.3f}{t_sk / t_ours:>9.1f}"
           f"{sk.alpha_:>12.5g}{sk.l1_ratio_:>10g}{test_mse(sk):>12.6g}")
     print(f"enet first call in a fresh process (JIT cache load or compile): {cold:.2f} s")
+
+    # where enet's time goes: the floor (X'X once), the one statistics pass, the solves
+    t_floor, _ = timed(lambda: X.T @ X, args.reps)
+
+    def stats_pass():
+        acc = FoldAccumulator(args.p, 5)
+        acc.update(X, y, None, fold)
+        return acc.folds()
+
+    t_stats, folds = timed(stats_pass, args.reps)
+    t_cv, _ = timed(lambda: cross_validated_fit(folds, l1_ratios=L1_RATIOS, standardize=False),
+                    args.reps)
+    print(f"enet breakdown: X'X once {t_floor:.3f} s | statistics pass, 5 folds "
+          f"{t_stats:.3f} s | 20 fold paths + final path {t_cv:.3f} s")
 
 
 if __name__ == "__main__":

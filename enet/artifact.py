@@ -22,7 +22,7 @@ import numpy as np
 from enet.exceptions import ModelError
 from enet.model import Model
 
-__all__ = ["FORMAT_VERSION", "save_model", "load_model"]
+__all__ = ["FORMAT_VERSION", "save_model", "load_model", "check_output_path"]
 
 FORMAT_NAME = "enet-model"
 FORMAT_VERSION = 1
@@ -50,6 +50,30 @@ def _document(model: Model, files: dict[str, str]) -> dict:
     return doc
 
 
+def check_output_path(path: str | os.PathLike) -> str:
+    """The absolute path a model may be written to, or ModelError saying why not.
+
+    Only a previous model (or an empty directory) is ever replaced, never an
+    unrelated file or directory.
+    """
+    if not os.fspath(path).strip():
+        raise ModelError("the output path is empty; pass -o DIR")
+    path = os.path.abspath(os.fspath(path))
+    if path.endswith(".zip"):
+        if os.path.isdir(path):
+            raise ModelError(f"{path} is a directory; choose another output path")
+        if os.path.exists(path) and not zipfile.is_zipfile(path):
+            raise ModelError(f"{path} exists and is not a model zip; choose another output path")
+        return path
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ModelError(f"{path} exists and is not a directory; choose another output path")
+    if os.path.isdir(path) and not os.path.isfile(os.path.join(path, _MANIFEST)) \
+            and os.listdir(path):
+        raise ModelError(f"{path} is a non-empty directory that is not an enet model; "
+                         f"choose a new output path")
+    return path
+
+
 def save_model(model: Model, path: str | os.PathLike) -> str:
     """Write a model artifact atomically.
 
@@ -65,7 +89,7 @@ def save_model(model: Model, path: str | os.PathLike) -> str:
     str
         The sha256 of ``model.json`` (the artifact's identity).
     """
-    path = os.path.abspath(os.fspath(path))
+    path = check_output_path(path)
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     blobs = {f"arrays/{name}.npy": _array_bytes(arr) for name, arr in sorted(model.arrays.items())}
@@ -84,8 +108,6 @@ def save_model(model: Model, path: str | os.PathLike) -> str:
                 os.unlink(tmp)
             raise
         return _sha256(manifest)
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise ModelError(f"{path} exists and is not a directory; choose another output path")
     tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-model-")
     try:
         for name, data in blobs.items():

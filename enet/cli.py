@@ -104,7 +104,7 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
 ) -> None:
     """Cross-validate over alpha x l1_ratio, refit on all rows and write the model."""
-    from enet.artifact import save_model
+    from enet.artifact import check_output_path, save_model
     from enet.train import TrainConfig, train_file
 
     with _user_errors():
@@ -114,6 +114,7 @@ def train(
                              standardize=standardize, tol=tol, max_iter=max_iter)
         if tol <= 0 or max_iter < 1:
             raise UsageError("--tol must be > 0 and --max-iter >= 1")
+        check_output_path(output)          # fail before a long training, not after
         start = time.perf_counter()
         with _progress("reading", quiet) as progress:
             model = train_file(data, config, progress)

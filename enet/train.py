@@ -153,10 +153,18 @@ def _accumulate(source: TableSource, manifest: FeatureManifest, config: TrainCon
     return acc.folds(), profile
 
 
-def _check_learnable(total: SufficientStats, source: str, target: str) -> None:
+def _check_learnable(total: SufficientStats, source: str, manifest: FeatureManifest) -> None:
+    target = manifest.target
     if total.sum_w <= 0:
         raise DataError(f"{source}: the weights sum to zero; nothing to fit")
-    _, _, yy = total.moments(centred=True)
+    xx, xy, yy = total.moments(centred=True)
+    bad = np.flatnonzero(~np.isfinite(np.diag(xx)) | ~np.isfinite(xy))
+    if bad.size:
+        raise DataError(f"{source}: column '{manifest.features[bad[0]]}' has values too large "
+                        f"to square in float64 (beyond ~1e150); rescale it")
+    if not np.isfinite(yy):
+        raise DataError(f"{source}: target '{target}' has values too large to square in "
+                        f"float64 (beyond ~1e150); rescale it")
     if yy <= 1e-28 * max(total.mean_y ** 2, 1e-300):
         raise DataError(f"{source}: target '{target}' is constant ({total.mean_y:g}); "
                         f"there is nothing to learn")
@@ -248,7 +256,7 @@ def train_file(path: str | os.PathLike, config: TrainConfig,
         group_folds = _group_folds(source, config.group, config.folds, config.seed, progress)
     folds, prof = _accumulate(source, manifest, config, group_folds, progress)
     total = sum_stats(folds)
-    _check_learnable(total, source.path, manifest.target)
+    _check_learnable(total, source.path, manifest)
     xx, _, yy = total.moments(centred=True)
     profile = {"n_rows": int(total.n_rows), "sum_weights": float(total.sum_w),
                "features": {f: {"mean": float(total.mean_x[j]),

@@ -99,3 +99,16 @@ def test_failed_write_leaves_previous_model_intact(model, tmp_path, monkeypatch)
 def test_missing_model_message(tmp_path):
     with pytest.raises(ModelError, match="no such model"):
         load_model(tmp_path / "nope")
+
+
+def test_never_replaces_an_unrelated_directory(model, tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "precious.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ModelError, match="not an enet model"):
+        save_model(model, tmp_path / "data")
+    assert (tmp_path / "data" / "precious.csv").exists()
+    with pytest.raises(ModelError, match="output path is empty"):
+        save_model(model, "")
+    (tmp_path / "empty").mkdir()
+    save_model(model, tmp_path / "empty")          # an empty directory is fine
+    assert load_model(tmp_path / "empty").alpha == model.alpha

@@ -122,6 +122,11 @@ def prepare_problem(stats: SufficientStats, fit_intercept: bool = True,
     if stats.sum_w <= 0:
         raise ValueError("the sample weights sum to zero")
     xx, xy, yy = stats.moments(centred=fit_intercept)
+    if not (np.all(np.isfinite(xx)) and np.all(np.isfinite(xy)) and np.isfinite(yy)):
+        bad = np.flatnonzero(~np.isfinite(np.diag(xx)) | ~np.isfinite(xy))
+        where = f"feature {int(bad[0])}" if bad.size else "the target"
+        raise OverflowError(f"sums of squares overflow float64 at {where}; rescale it "
+                            f"(values beyond ~1e150 cannot be squared)")
     var = np.diag(xx).copy()
     # accumulation error of a variance is ~eps * (mean - shift)^2: below that, constant
     offset2 = (stats.sum_wx / stats.sum_w) ** 2

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg.blas import dsyrk
 
+from enet.core._gather import gather_shifted
+
 __all__ = ["SufficientStats", "FoldAccumulator"]
 
 
@@ -198,6 +200,7 @@ class FoldAccumulator:
         self._z = np.zeros((n_folds, p1))        # sum w [x~, y~]
         self._w = np.zeros(n_folds)
         self._n = np.zeros(n_folds, dtype=np.int64)
+        self._buffer: np.ndarray | None = None
 
     def update(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None,
                fold_ids: np.ndarray | None) -> None:
@@ -231,19 +234,20 @@ class FoldAccumulator:
 
     def _update_block(self, X, y, w, fold_ids) -> None:
         m = X.shape[0]
-        Z = np.empty((m, self.n_features + 1))
+        if self._buffer is None or self._buffer.shape[0] < m:
+            self._buffer = np.empty((m, self.n_features + 1))   # reused: no page faults
+        Z = self._buffer[:m]
         if fold_ids is None or self.n_folds == 1:
             counts = np.array([m])
-            np.subtract(X, self._shift_x, out=Z[:, :-1])
-            np.subtract(y, self._shift_y, out=Z[:, -1])
+            order = np.arange(m)
         else:
             # rows grouped by fold in one gather, so each fold is a contiguous slice
             order = np.argsort(fold_ids, kind="stable")
             counts = np.bincount(fold_ids, minlength=self.n_folds)
-            np.take(X, order, axis=0, out=Z[:, :-1])
-            Z[:, :-1] -= self._shift_x
-            np.subtract(np.take(y, order), self._shift_y, out=Z[:, -1])
             w = None if w is None else w[order]
+        gather_shifted(np.ascontiguousarray(X, dtype=np.float64),
+                       np.ascontiguousarray(y, dtype=np.float64), order, self._shift_x,
+                       float(self._shift_y), Z)
         start = 0
         for k, c in enumerate(counts):
             if c:

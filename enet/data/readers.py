@@ -116,7 +116,7 @@ def _first_non_number(source: TableSource, column: str) -> tuple[int, str]:
 def _sniff_csv_header(path: str) -> tuple[list[str], str]:
     opener = gzip.open if path.endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8", newline="") as fh:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
             head = fh.read(64 * 1024)
     except UnicodeDecodeError:
         raise DataError(f"{path}: not UTF-8 text; convert the file to UTF-8") from None
