@@ -144,6 +144,29 @@ def _solve_free_block(G, q, beta, free_idx):
 
 
 @njit(cache=True, nogil=True)
+def _spd_solve(M, rhs):
+    """Solve with a Cholesky factor; least squares when M is singular."""
+    try:
+        L = np.linalg.cholesky(M)
+    except Exception:  # noqa: BLE001 - numba raises a generic LinAlgError
+        return np.linalg.lstsq(M, rhs, -1.0)[0]
+    n = rhs.shape[0]
+    z = np.empty(n)
+    for i in range(n):                      # L z = rhs
+        acc = rhs[i]
+        for k in range(i):
+            acc -= L[i, k] * z[k]
+        z[i] = acc / L[i, i]
+    x = np.empty(n)
+    for i in range(n - 1, -1, -1):          # L' x = z
+        acc = z[i]
+        for k in range(i + 1, n):
+            acc -= L[k, i] * x[k]
+        x[i] = acc / L[i, i]
+    return x
+
+
+@njit(cache=True, nogil=True)
 def _newton_step(G, q, beta, l1r, l2r, pf, lower, upper, G_diag, free):
     """Solve the problem restricted to the current support and signs exactly.
 
@@ -179,7 +202,7 @@ def _newton_step(G, q, beta, l1r, l2r, pf, lower, upper, G_diag, free):
             r += G[j, idx[b]] * beta[idx[b]]
         M[a, a] += l2r * pf[j]
         rhs[a] = r
-    x = np.linalg.lstsq(M, rhs, -1.0)[0]
+    x = _spd_solve(M, rhs)
     t = 1.0
     stop = -1
     stop_value = 0.0
@@ -321,7 +344,10 @@ def gram_path(G, c, yy, alphas, l1_ratio, pf, lower, upper, beta, tol, coef_tol,
                 if abs(bn) > max_coef:
                     max_coef = abs(bn)
             stable = 0 if support_changed else stable + 1
-            if (stable >= 4 and stable % 4 == 0) or (it >= 8 and it % 4 == 0):
+            # Newton on a support that has settled (3, 10, 30, ... sweeps), or when
+            # coordinate descent is slow anyway (sweeps 32, 64, 128, ...)
+            if stable == 3 or stable == 10 or (stable >= 30 and stable % 30 == 0) or \
+                    (it >= 32 and (it & (it - 1)) == 0):
                 _newton_step(G, q, beta, l1r, l2r, pf, lower, upper, G_diag, free)
             if n_free > 0:
                 _solve_free_block(G, q, beta, free_idx)
