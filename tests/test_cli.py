@@ -189,5 +189,6 @@ def test_group_folds_same_in_cli_and_python(diabetes_csv, tmp_path):
     m = load_model(tmp_path / "m")
     X, y = df.drop(columns=["y", "site"]).to_numpy(float), df["y"].to_numpy(float)
     est = ElasticNetCV(l1_ratio=[0.1, 0.5, 0.9, 1.0]).fit(X, y, groups=df["site"].to_numpy())
-    np.testing.assert_allclose(est.mse_path_, m.arrays["cv_mse_path"], rtol=1e-10)
+    # same folds; statistics summed in a different order differ by rounding only
+    np.testing.assert_allclose(est.mse_path_, m.arrays["cv_mse_path"], rtol=1e-8)
     assert est.alpha_ == m.alpha

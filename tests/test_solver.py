@@ -230,3 +230,21 @@ def test_default_tolerance_gives_objective_within_1e7(rng):
         f_loose = objective(loose.coef_, loose.intercept_, 0.01, r)
         f_opt = objective(tight.coef_, tight.intercept_, 0.01, r)
         assert 0 <= (f_loose - f_opt) / f_opt < 1e-7
+
+
+def test_near_saturated_lasso_with_more_features_than_rows_converges():
+    """p > n at a small alpha: coordinate descent alone crawls; the answer must still be exact."""
+    for s in range(40):
+        r = np.random.default_rng(s)
+        X = r.normal(size=(30, 80))
+        y = X[:, :5] @ r.normal(size=5) * 3 + r.normal(size=30)
+        m = ElasticNet(alpha=0.01, l1_ratio=1.0, standardize=False).fit(X, y)
+        assert m.certificate_.converged[0], s
+        ref = SkElasticNet(alpha=0.01, l1_ratio=1.0, tol=1e-14, max_iter=10**6).fit(X, y)
+
+        def objective(coef, b0):
+            return 0.5 * np.mean((y - b0 - X @ coef) ** 2) + 0.01 * np.abs(coef).sum()
+
+        f_ours, f_ref = objective(m.coef_, m.intercept_), objective(ref.coef_, ref.intercept_)
+        assert f_ours <= f_ref * (1 + 1e-7), s
+        assert kkt_violation(X, y, m.coef_, m.intercept_, 0.01, 1.0) < 1e-5

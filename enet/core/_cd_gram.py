@@ -143,6 +143,70 @@ def _solve_free_block(G, q, beta, free_idx):
                 q[i] -= d * G[j, i]
 
 
+ANDERSON_K = 5
+
+
+@njit(cache=True, nogil=True)
+def _objective(q, beta, c, yy, l1r, l2r, pf):
+    bc = 0.0
+    bq = 0.0
+    pen = 0.0
+    for j in range(beta.shape[0]):
+        if beta[j] != 0.0:
+            bc += beta[j] * c[j]
+            bq += beta[j] * q[j]
+            pen += pf[j] * (l1r * abs(beta[j]) + 0.5 * l2r * beta[j] * beta[j])
+    return 0.5 * (yy - bc - bq) + pen
+
+
+@njit(cache=True, nogil=True)
+def _anderson_step(G, c, yy, q, beta, history, l1r, l2r, pf, lower, upper):
+    """Anderson extrapolation of the last K+1 coordinate-descent iterates.
+
+    Coordinate descent crawls on ill-conditioned problems (p > n, strong
+    correlation); a combination of recent iterates whose differences cancel
+    jumps ahead. The extrapolated point is kept only if it lowers the objective.
+    """
+    K = history.shape[0] - 1
+    p = beta.shape[0]
+    U = np.empty((K, p))
+    for k in range(K):
+        for j in range(p):
+            U[k, j] = history[k + 1, j] - history[k, j]
+    C = U @ U.T
+    scale = 0.0
+    for k in range(K):
+        scale = max(scale, C[k, k])
+    if scale <= 0.0:
+        return False
+    for k in range(K):
+        C[k, k] += 1e-10 * scale
+    z = np.linalg.lstsq(C, np.ones(K), -1.0)[0]
+    s = z.sum()
+    if s == 0.0 or not np.isfinite(s):
+        return False
+    z /= s
+    cand = np.zeros(p)
+    for k in range(K):
+        for j in range(p):
+            cand[j] += z[k] * history[k + 1, j]
+    for j in range(p):
+        if cand[j] > upper[j]:
+            cand[j] = upper[j]
+        elif cand[j] < lower[j]:
+            cand[j] = lower[j]
+    q_new = c.copy()
+    for j in range(p):
+        if cand[j] != 0.0:
+            for i in range(p):
+                q_new[i] -= cand[j] * G[j, i]
+    if _objective(q_new, cand, c, yy, l1r, l2r, pf) < _objective(q, beta, c, yy, l1r, l2r, pf):
+        beta[:] = cand
+        q[:] = q_new
+        return True
+    return False
+
+
 @njit(cache=True, nogil=True)
 def _spd_solve(M, rhs):
     """Solve with a Cholesky factor; least squares when M is singular."""
@@ -167,7 +231,7 @@ def _spd_solve(M, rhs):
 
 
 @njit(cache=True, nogil=True)
-def _newton_step(G, q, beta, l1r, l2r, pf, lower, upper, G_diag, free):
+def _newton_step(G, c, yy, q, beta, l1r, l2r, pf, lower, upper, G_diag, free):
     """Solve the problem restricted to the current support and signs exactly.
 
     Coordinate descent converges slowly on ill-conditioned Gram matrices; the
@@ -228,6 +292,11 @@ def _newton_step(G, q, beta, l1r, l2r, pf, lower, upper, G_diag, free):
                 stop_value = limit
     if t <= 0.0:
         return False
+    # in exact arithmetic the step decreases the objective; with a (nearly)
+    # singular system it may not, so it is verified and undone if needed
+    before = _objective(q, beta, c, yy, l1r, l2r, pf)
+    old_beta = beta.copy()
+    old_q = q.copy()
     for a in range(n_a):
         j = idx[a]
         nb = stop_value if j == stop else beta[j] + t * (x[a] - beta[j])
@@ -236,7 +305,11 @@ def _newton_step(G, q, beta, l1r, l2r, pf, lower, upper, G_diag, free):
             beta[j] = nb
             for i in range(p):
                 q[i] -= d * G[j, i]
-    return True
+    if _objective(q, beta, c, yy, l1r, l2r, pf) < before:
+        return True
+    beta[:] = old_beta
+    q[:] = old_q
+    return False
 
 
 @njit(cache=True, nogil=True)
@@ -314,6 +387,8 @@ def gram_path(G, c, yy, alphas, l1_ratio, pf, lower, upper, beta, tol, coef_tol,
         primal = 0.0
         done = False
         stable = 0          # sweeps since the support last changed
+        history = np.empty((ANDERSON_K + 1, p))
+        n_hist = 0
         while it < max_iter:
             it += 1
             max_step = 0.0
@@ -344,11 +419,17 @@ def gram_path(G, c, yy, alphas, l1_ratio, pf, lower, upper, beta, tol, coef_tol,
                 if abs(bn) > max_coef:
                     max_coef = abs(bn)
             stable = 0 if support_changed else stable + 1
+            if it >= 2 * (ANDERSON_K + 1):      # cheap problems finish before this
+                history[n_hist] = beta
+                n_hist += 1
+                if n_hist == ANDERSON_K + 1:
+                    _anderson_step(G, c, yy, q, beta, history, l1r, l2r, pf, lower, upper)
+                    n_hist = 0
             # Newton on a support that has settled (3, 10, 30, ... sweeps), or when
             # coordinate descent is slow anyway (sweeps 32, 64, 128, ...)
             if stable == 3 or stable == 10 or (stable >= 30 and stable % 30 == 0) or \
                     (it >= 32 and (it & (it - 1)) == 0):
-                _newton_step(G, q, beta, l1r, l2r, pf, lower, upper, G_diag, free)
+                _newton_step(G, c, yy, q, beta, l1r, l2r, pf, lower, upper, G_diag, free)
             if n_free > 0:
                 _solve_free_block(G, q, beta, free_idx)
             primal, gap = duality_gap(q, beta, c, yy, alpha, l1_ratio, pf, lower, upper, free)
