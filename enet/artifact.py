@@ -90,6 +90,21 @@ def save_model(model: Model, path: str | os.PathLike) -> str:
         The sha256 of ``model.json`` (the artifact's identity).
     """
     path = check_output_path(path)
+    try:
+        return _write(model, path)
+    except OSError as exc:
+        raise ModelError(f"cannot write the model to {path}: {exc.strerror or exc}; check that "
+                         f"the directory exists and is writable") from None
+
+
+def _public_mode(path: str, mode: int) -> None:
+    # mkdtemp/mkstemp create private (0700/0600) entries; a model is an ordinary file
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, mode & ~umask)
+
+
+def _write(model: Model, path: str) -> str:
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     blobs = {f"arrays/{name}.npy": _array_bytes(arr) for name, arr in sorted(model.arrays.items())}
@@ -102,6 +117,7 @@ def save_model(model: Model, path: str | os.PathLike) -> str:
             with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
                 for name, data in blobs.items():
                     zf.writestr(name, data)
+            _public_mode(tmp, 0o666)
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
@@ -109,6 +125,7 @@ def save_model(model: Model, path: str | os.PathLike) -> str:
             raise
         return _sha256(manifest)
     tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-model-")
+    _public_mode(tmp, 0o777)
     try:
         for name, data in blobs.items():
             target = os.path.join(tmp, name)
@@ -164,10 +181,15 @@ def load_model(path: str | os.PathLike) -> Model:
         doc = json.loads(files[_MANIFEST])
     except ValueError as exc:
         raise ModelError(f"{path}: {_MANIFEST} is not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise ModelError(f"{path}: {_MANIFEST} is not a model description (not a JSON object)")
     if doc.get("format") != FORMAT_NAME:
         raise ModelError(f"{path}: not an enet model (format {doc.get('format')!r})")
     version = doc.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelError(f"{path}: unknown model format version {version!r}; the file is "
+                         f"damaged or not written by enet")
+    if version > FORMAT_VERSION:
         raise ModelError(f"{path}: model format version {version} is newer than this enet "
                          f"understands ({FORMAT_VERSION}); upgrade enet")
     claimed = doc.pop("checksum", None)
@@ -175,7 +197,7 @@ def load_model(path: str | os.PathLike) -> Model:
         raise ModelError(f"{path}: {_MANIFEST} checksum mismatch: the file was modified after "
                          f"it was written; retrain or restore the original")
     arrays = {}
-    for name, digest in doc["files"].items():
+    for name, digest in dict(doc.get("files", {})).items():
         if name not in files:
             raise ModelError(f"{path}: file {name} listed in {_MANIFEST} is missing")
         if _sha256(files[name]) != digest:
@@ -183,4 +205,8 @@ def load_model(path: str | os.PathLike) -> Model:
                              f"it was written; retrain or restore the original")
         key = name.removeprefix("arrays/").removesuffix(".npy")
         arrays[key] = np.load(io.BytesIO(files[name]), allow_pickle=False)
-    return Model.from_json(doc, arrays)
+    try:
+        return Model.from_json(doc, arrays)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelError(f"{path}: {_MANIFEST} is malformed ({exc.__class__.__name__}: {exc}); "
+                         f"retrain or restore the original") from None

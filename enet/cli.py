@@ -25,6 +25,25 @@ out = Console()
 err = Console(stderr=True)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line on stderr, without source file and code."""
+    err.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from enet import __version__
+        out.print(f"enet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Show the version and exit.")] = False
+          ) -> None:
+    """Exact Elastic Net: train with cross-validation, score, inspect."""
+
+
 def _fail(message: str, code: int = 2) -> None:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
@@ -112,8 +131,7 @@ def train(
                              group=group, l1_ratios=_parse_ratios(l1_ratio), n_alphas=n_alphas,
                              eps=eps, folds=folds, seed=seed, selection=selection,
                              standardize=standardize, tol=tol, max_iter=max_iter)
-        if tol <= 0 or max_iter < 1:
-            raise UsageError("--tol must be > 0 and --max-iter >= 1")
+        config.validate()
         check_output_path(output)          # fail before a long training, not after
         start = time.perf_counter()
         with _progress("reading", quiet) as progress:
@@ -136,6 +154,9 @@ def _print_summary(model, output: str, elapsed: float) -> None:
     t.add_row("CV RMSE", f"{m['cv_rmse']:.6g}  (MSE {m['cv_mse']:.6g} +- {m['cv_mse_se']:.3g})")
     t.add_row("CV R^2", f"{m['cv_r2']:.4f}")
     t.add_row("nonzero", f"{m['n_nonzero']} of {len(model.features)}")
+    if m.get("at_grid_edge"):
+        t.add_row("note", "the smallest alpha of the grid was selected: the CV optimum may lie "
+                          "below it; try a smaller --eps")
     t.add_row("converged", f"{c['converged']} (relative gap {c['relative_gap']:.2e}, "
                            f"{c['n_iter']} sweeps)")
     t.add_row("time", f"{elapsed:.2f} s")
@@ -169,7 +190,7 @@ def predict(
 def inspect(
     model: Annotated[Path, typer.Argument(help="Model directory or .zip.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print model.json content as JSON.")] = False,
-    top: Annotated[int, typer.Option(help="Show at most this many coefficients.")] = 50,
+    top: Annotated[int, typer.Option(min=0, help="Show at most this many coefficients.")] = 50,
 ) -> None:
     """Show hyperparameters, CV error +- SE, nonzero coefficients and the certificate."""
     from enet.artifact import load_model
@@ -214,7 +235,11 @@ def inspect(
 
 def main() -> None:
     """Entry point of the ``enet`` script."""
+    import warnings
+
     np.seterr(all="ignore")
+    warnings.showwarning = _show_warning
+    warnings.simplefilter("ignore", RuntimeWarning)
     app(prog_name="enet")
 
 

@@ -216,7 +216,7 @@ class ElasticNetCV(_LinearPredictMixin, BaseEstimator):
         "cv": ["cv_object"],
         "selection_rule": [StrOptions({"min", "1se"})],
         "n_jobs": [Interval(Integral, 1, None, closed="left"), None],
-        "random_state": [Interval(Integral, 0, None, closed="left")],
+        "random_state": [Interval(Integral, 0, 2**63 - 1, closed="both"), None],
         **_COMMON_CONSTRAINTS,
     }
 
@@ -264,7 +264,10 @@ class ElasticNetCV(_LinearPredictMixin, BaseEstimator):
             raise ValueError(f"The 'l1_ratio' parameter of ElasticNetCV must be a float or a "
                              f"list of floats in [0, 1]. Got {self.l1_ratio!r} instead.")
         X, y, w = _fit_inputs(self, X, y, sample_weight)
-        fold = fold_ids_from_cv(self.cv, X.shape[0], groups, X, y, self.random_state)
+        seed = self.random_state
+        if seed is None:          # scikit-learn's meaning: a fresh random fold assignment
+            seed = int(np.random.SeedSequence().generate_state(1)[0])
+        fold = fold_ids_from_cv(self.cv, X.shape[0], groups, X, y, seed)
         n_folds = int(fold.max()) + 1
         acc = FoldAccumulator(X.shape[1], n_folds)
         acc.update(X, y, w, fold)

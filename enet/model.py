@@ -77,7 +77,8 @@ class Model:
         ignored); missing columns or non-finite values raise ``DataError``.
         """
         batch = to_record_batch(data, source)
-        return self.predict_matrix(design_matrix(batch, self.features, 0, source))
+        return self.predict_matrix(design_matrix(batch, self.features, 0, source,
+                                                 hint="the model needs it as a number"))
 
     def nonzero_coefficients(self) -> list[tuple[str, float, float]]:
         """(name, raw coefficient, standardised coefficient), largest |standardised| first."""

@@ -54,6 +54,13 @@ def predict_file(model: Model, input_path: str | os.PathLike, output_path: str |
     output_path = os.fspath(output_path)
     fmt = _output_format(output_path)
     source = open_source(input_path)
+    if os.path.abspath(output_path) == os.path.abspath(source.path) or (
+            os.path.exists(output_path) and os.path.samefile(output_path, source.path)):
+        raise UsageError(f"{output_path}: the output would overwrite the input; choose "
+                         f"another -o")
+    if os.path.isdir(output_path):
+        raise UsageError(f"{output_path} is a directory; -o needs a file name")
+    keep = list(dict.fromkeys(keep))                      # each kept column once
     missing = [f for f in model.features if f not in source.columns]
     if missing:
         raise DataError(f"{source.path}: missing required column(s): {', '.join(missing)}")
@@ -72,7 +79,8 @@ def predict_file(model: Model, input_path: str | os.PathLike, output_path: str |
     rows = 0
     try:
         for batch in source.batches(model.features, text):
-            X = design_matrix(batch, model.features, rows, source.path)
+            X = design_matrix(batch, model.features, rows, source.path,
+                              hint="the model needs it as a number")
             pred = model.predict_matrix(X)
             cols = [batch.column(batch.schema.get_field_index(k)) for k in keep]
             out = pa.RecordBatch.from_arrays(cols + [pa.array(pred, pa.float64())],

@@ -63,8 +63,12 @@ class TrainConfig:
             raise UsageError(f"--selection must be 'min' or '1se'; got {self.selection!r}")
         if self.eps is not None and not (0.0 < self.eps < 1.0):
             raise UsageError(f"--eps must be in (0, 1); got {self.eps}")
-        if self.seed < 0:
-            raise UsageError(f"--seed must be >= 0; got {self.seed}")
+        if not 0 <= self.seed < 2**63:
+            raise UsageError(f"--seed must be in [0, 2^63); got {self.seed}")
+        if not (np.isfinite(self.tol) and self.tol > 0):
+            raise UsageError(f"--tol must be a positive number; got {self.tol}")
+        if self.max_iter < 1:
+            raise UsageError(f"--max-iter must be at least 1; got {self.max_iter}")
 
 
 @dataclass
@@ -95,8 +99,8 @@ def _group_folds(source: TableSource, group: str, n_folds: int, seed: int,
     offset = 0
     for batch in source.batches([], [group]):
         labels = batch.column(0).to_numpy(zero_copy_only=False)
-        if any(v is None for v in labels):
-            i = next(i for i, v in enumerate(labels) if v is None)
+        if any(v is None or v == "" for v in labels):
+            i = next(i for i, v in enumerate(labels) if v is None or v == "")
             raise DataError(f"{source.path}: group column '{group}' row {offset + i + 1} is "
                             f"missing; every row needs a group")
         uniq, cnt = np.unique(labels.astype(str), return_counts=True)
@@ -127,10 +131,12 @@ def _accumulate(source: TableSource, manifest: FeatureManifest, config: TrainCon
         if m == 0:
             continue
         X = design_matrix(batch, manifest.features, offset, source.path)
-        y = numeric_column(batch, manifest.target, offset, source.path, "target")
+        y = numeric_column(batch, manifest.target, offset, source.path, "target",
+                           hint="the target must be numeric")
         w = None
         if manifest.weight:
-            w = numeric_column(batch, manifest.weight, offset, source.path, "weight")
+            w = numeric_column(batch, manifest.weight, offset, source.path, "weight",
+                               hint="weights must be numeric")
             if (w < 0).any():
                 i = int(np.flatnonzero(w < 0)[0])
                 raise DataError(f"{source.path}: weight '{manifest.weight}' row {offset + i + 1} "
@@ -147,9 +153,10 @@ def _accumulate(source: TableSource, manifest: FeatureManifest, config: TrainCon
             progress(m)
     if offset == 0:
         raise DataError(f"{source.path}: no data rows (only a header?)")
-    if offset < config.folds:
-        raise DataError(f"{source.path}: {offset} rows are too few for {config.folds} folds; "
-                        f"use --folds {max(2, offset)} or more data")
+    if offset < max(config.folds, 2):
+        advice = (f"use --folds {offset} or fewer" if offset >= 2 else "add rows")
+        raise DataError(f"{source.path}: {offset} row(s) are too few for {config.folds}-fold "
+                        f"cross-validation; {advice}")
     return acc.folds(), profile
 
 
@@ -173,10 +180,13 @@ def _check_learnable(total: SufficientStats, source: str, manifest: FeatureManif
 def build_model(folds: list[SufficientStats], manifest: FeatureManifest, config: TrainConfig,
                 profile: dict | None = None, lineage: dict | None = None) -> Model:
     """Cross-validate per-fold statistics and package the selected fit as a Model."""
-    cvr, path = cross_validated_fit(
-        folds, l1_ratios=config.l1_ratios, n_alphas=config.n_alphas, eps=config.eps,
-        selection=config.selection, fit_intercept=config.fit_intercept,
-        standardize=config.standardize, tol=config.tol, max_iter=config.max_iter)
+    try:
+        cvr, path = cross_validated_fit(
+            folds, l1_ratios=config.l1_ratios, n_alphas=config.n_alphas, eps=config.eps,
+            selection=config.selection, fit_intercept=config.fit_intercept,
+            standardize=config.standardize, tol=config.tol, max_iter=config.max_iter)
+    except (ValueError, OverflowError) as exc:    # e.g. a fold whose weights are all zero
+        raise DataError(f"{exc}") from None
     return _assemble(cvr, path, sum_stats(folds), manifest, config, profile or {}, lineage or {})
 
 
@@ -195,6 +205,8 @@ def _assemble(cvr: CVResult, path: PathResult, total: SufficientStats, manifest:
         "cv_r2": float(1.0 - cvr.mean[li, ai] / yy) if yy > 0 else None,
         "train_mse": train_mse, "train_r2": float(1.0 - train_mse / yy) if yy > 0 else None,
         "n_nonzero": int(np.count_nonzero(coef)),
+        # the smallest alpha of the grid won: the optimum may lie below it
+        "at_grid_edge": bool(ai == cvr.alphas.shape[1] - 1 and cvr.alphas.shape[1] > 1),
     }
     certificate = {
         "n_iter": int(cert.n_iter[ai]), "duality_gap": float(cert.duality_gap[ai]),

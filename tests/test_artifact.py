@@ -90,7 +90,7 @@ def test_failed_write_leaves_previous_model_intact(model, tmp_path, monkeypatch)
         return real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", failing_fsync)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(ModelError, match="cannot write the model .* disk full"):
         save_model(model, tmp_path / "m")
     assert (tmp_path / "m" / "model.json").read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["m"]          # no temporary left behind

@@ -129,7 +129,17 @@ def _assert_one_line_error(r, *needles):
     (None, [], ["no such file"]),
     ("", [], ["empty"]),
     ("a,b,y\n", [], ["no data rows"]),
-    ("a,b,y\n1,2,3\n2,3,4\n", [], ["2 rows are too few for 5 folds"]),
+    ("a,b,y\n1,2,3\n2,3,4\n", [], ["2 row(s) are too few for 5-fold", "--folds 2"]),
+    ("\ufeffa, b,y\n1,2,3\n4,1_000,6\n", [], ["column 'b' row 2: value '1_000' is not a number"]),
+    ("a,b,y\n1,2,3\n4,5\n", [], ["row 2 has 2 fields, the header has 3"]),
+    ("a,b,y\n1,2,3\n", ["--exclude", "y"], ["'y' is the target column and cannot also be excluded"]),
+    ("a,b,y,g\n1,2,3,x\n2,1,4,\n", ["--group", "g", "--folds", "2"], ["group column 'g' row 2 is missing"]),
+    ("a,b,y,w\n" + "".join(f"{i},{i % 3},{i},{int(i % 5 == 1)}\n" for i in range(10)),
+     ["--weight", "w"], ["fold", "has no rows with positive weight"]),
+    ("a,b,y\n1,2,3\n", ["--tol", "nan"], ["--tol must be a positive number"]),
+    ("a,b,y\n1,2,3\n", ["--seed", "99999999999999999999"], ["--seed must be in [0, 2^63)"]),
+    ("a,b,y\n1,1e300,3\n2,3e300,4\n3,1,5\n4,2,1\n5,3,2\n6,1,1\n", [],
+     ["column 'b' has values too large"]),
     ("a,b,y\n1,2,3\n2,3,3\n3,1,3\n4,4,3\n5,1,3\n6,2,3\n", [], ["target 'y' is constant"]),
     ("a,b,z\n1,2,3\n", [], ["target column 'y' not found"]),
     ("a,b,y\n1,2,3\n4,x,6\n", [], ["column 'b' row 2", "'x' is not a number"]),
@@ -169,6 +179,28 @@ def test_bad_value_in_prediction_leaves_no_partial_output(trained, diabetes_csv,
     _assert_one_line_error(r, "column 'bmi' row 301 is missing")
     assert not (tmp_path / "p.csv").exists()
     assert [f for f in os.listdir(tmp_path) if f.startswith(".tmp")] == []
+
+
+def test_refuses_to_overwrite_input_or_bad_model_json(trained, diabetes_csv, tmp_path):
+    import shutil
+
+    src = tmp_path / "in.csv"
+    shutil.copy(diabetes_csv, src)
+    r = enet("predict", trained, src, "-o", src)
+    _assert_one_line_error(r, "would overwrite the input")
+    assert src.read_bytes() == open(diabetes_csv, "rb").read()
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "model.json").write_text("[]")
+    r = enet("inspect", broken)
+    _assert_one_line_error(r, "not a model description")
+
+
+def test_version_flag():
+    import enet as pkg
+
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and pkg.__version__ in r.output
 
 
 def test_help_on_every_command():

@@ -187,7 +187,8 @@ def cross_validate(folds: list[SufficientStats], *, l1_ratios=(0.5,), alphas=Non
         raise ValueError("cross-validation needs at least 2 folds")
     for k, f in enumerate(folds):
         if f.n_rows == 0 or f.sum_w <= 0:
-            raise ValueError(f"fold {k} has no rows with positive weight; use fewer folds")
+            raise ValueError(f"fold {k + 1} of {K} has no rows with positive weight; use fewer "
+                             f"folds or check the weights")
     total = sum_stats(folds)
     l1_ratios = np.atleast_1d(np.asarray(l1_ratios, dtype=np.float64))
     p = total.n_features

@@ -306,11 +306,14 @@ def path_from_stats(stats: SufficientStats, *, l1_ratio: float = 0.5,
                                  "check the data for extreme values")
     if warn and not converged.all():
         k = int(np.flatnonzero(~converged)[0])
+        rel = gaps[k] / max(primals[k], 1e-300)
+        why = (f"duality gap {gaps[k]:.3e} (relative {rel:.3e}) > tol {tol:g}" if rel > tol
+               else f"duality gap {rel:.3e} (relative) is within tol {tol:g} but the "
+                    f"coefficients were still moving")
         warnings.warn(
             f"Elastic Net did not converge at alpha={alphas[k]:.6g} "
-            f"({int((~converged).sum())} of {len(alphas)} path points): duality gap "
-            f"{gaps[k]:.3e} (relative {gaps[k] / max(primals[k], 1e-300):.3e}) > tol {tol:g} "
-            f"after {n_iters[k]} iterations. Increase max_iter or tol.",
+            f"({int((~converged).sum())} of {len(alphas)} path points): {why} after "
+            f"{n_iters[k]} sweeps; increase max_iter (or tol)",
             ConvergenceWarning, stacklevel=2)
     coef_raw = coefs / problem.scale
     coef_raw[:, problem.constant] = 0.0
@@ -333,8 +336,17 @@ def enet_path(X: np.ndarray, y: np.ndarray, *, sample_weight: np.ndarray | None 
     **kwargs
         Passed to :func:`path_from_stats`.
     """
+    if hasattr(X, "tocsc") or hasattr(X, "toarray"):
+        raise TypeError("sparse matrices are not supported yet; pass a dense array")
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if X.ndim != 2 or y.shape != (X.shape[0],):
+        raise ValueError(f"X must be 2-d and y have one value per row; got {X.shape}, {y.shape}")
+    for name, arr in (("X", X), ("y", y), ("sample_weight", w)):
+        if arr is not None and not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} contains NaN or infinity")
+    if w is not None and (np.any(w < 0) or w.sum() <= 0):
+        raise ValueError("sample_weight must be >= 0 with a positive sum")
     stats = SufficientStats.from_arrays(X, y, w)
     return path_from_stats(stats, **kwargs)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -63,9 +62,19 @@ class TableSource:
                                 f"pass --exclude {name} to leave it out")
         width = max(1, len(numeric) + len(text))
         batch_rows = max(1024, chunk_bytes // (8 * width))
+        offset = 0
         for batch in pf.iter_batches(batch_size=batch_rows, columns=list(numeric) + list(text)):
-            arrays = [batch.column(n).cast(pa.float64()) for n in numeric]
-            arrays += [batch.column(n).cast(pa.string()) for n in text]
+            arrays = []
+            for n in list(numeric) + list(text):
+                col = batch.column(batch.schema.get_field_index(n))
+                try:
+                    arrays.append(col.cast(pa.float64() if n in numeric else pa.string()))
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                    raise DataError(f"{self.path}: column '{n}' (rows {offset + 1}-"
+                                    f"{offset + batch.num_rows}) cannot be read as "
+                                    f"{'a number' if n in numeric else 'text'}: "
+                                    f"{str(exc).splitlines()[0]}") from None
+            offset += batch.num_rows
             yield pa.RecordBatch.from_arrays(arrays, names=list(numeric) + list(text))
 
     def _csv_batches(self, numeric, text, chunk_bytes):
@@ -73,14 +82,28 @@ class TableSource:
         types.update({n: pa.string() for n in text})
         convert = pacsv.ConvertOptions(column_types=types,
                                        include_columns=list(numeric) + list(text))
-        read = pacsv.ReadOptions(block_size=chunk_bytes)
-        parse = pacsv.ParseOptions(delimiter=self.delimiter)
+        # our own (stripped, BOM-free) header names; the header line itself is skipped
+        read = pacsv.ReadOptions(block_size=chunk_bytes, column_names=self.columns, skip_rows=1)
+        bad_rows: list = []
+
+        def on_invalid_row(row) -> str:
+            bad_rows.append(row)
+            return "error"
+
+        parse = pacsv.ParseOptions(delimiter=self.delimiter, invalid_row_handler=on_invalid_row)
         try:
             reader = pacsv.open_csv(self.path, read_options=read, parse_options=parse,
                                     convert_options=convert)
             for batch in reader:
                 yield batch
         except pa.ArrowInvalid as exc:
+            if bad_rows:
+                row = bad_rows[0]
+                number = _first_ragged_row(self, row.expected_columns)
+                where = f"row {number}" if number else "a row"
+                raise DataError(f"{self.path}: {where} has {row.actual_columns} fields, the "
+                                f"header has {row.expected_columns}: {row.text[:80]!r}; fix "
+                                f"the row") from None
             raise self._explain_csv_error(exc, numeric, text) from None
 
     def _explain_csv_error(self, exc: Exception, numeric, text) -> DataError:
@@ -95,22 +118,48 @@ class TableSource:
 
 
 def _first_non_number(source: TableSource, column: str) -> tuple[int, str]:
-    """Find the first value of a CSV column that does not parse as a number (slow path)."""
+    """Find the first value of a CSV column Arrow cannot parse as a number (slow path).
+
+    Arrow's own parser decides, by bisection over casts, so the value reported is
+    exactly the one the fast path rejected.
+    """
     convert = pacsv.ConvertOptions(column_types={column: pa.string()}, include_columns=[column])
-    reader = pacsv.open_csv(source.path, parse_options=pacsv.ParseOptions(delimiter=source.delimiter),
+    read = pacsv.ReadOptions(column_names=source.columns, skip_rows=1)
+    reader = pacsv.open_csv(source.path, read_options=read,
+                            parse_options=pacsv.ParseOptions(delimiter=source.delimiter),
                             convert_options=convert)
+
+    def parses(arr: pa.Array) -> bool:
+        try:
+            arr.cast(pa.float64())
+            return True
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return False
+
     offset = 0
     for batch in reader:
-        values = batch.column(0).to_numpy(zero_copy_only=False)
-        for i, v in enumerate(values):
-            if v is None or v == "":
-                continue
-            try:
-                float(v)
-            except ValueError:
-                return offset + i + 1, v
+        col = batch.column(0)
+        if not parses(col):
+            lo, hi = 0, len(col)          # the first bad value lies in [lo, hi)
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if parses(col.slice(lo, mid - lo)):
+                    lo = mid
+                else:
+                    hi = mid
+            return offset + lo + 1, col[lo].as_py()
         offset += batch.num_rows
     return -1, "?"
+
+
+def _first_ragged_row(source: TableSource, expected: int) -> int | None:
+    """1-based data row number of the first row with the wrong field count (slow path)."""
+    opener = gzip.open if source.path.endswith(".gz") else open
+    with opener(source.path, "rt", encoding="utf-8-sig", newline="") as fh:
+        for i, record in enumerate(csv.reader(fh, delimiter=source.delimiter)):
+            if i > 0 and record and len(record) != expected:
+                return i
+    return None
 
 
 def _sniff_csv_header(path: str) -> tuple[list[str], str]:
@@ -118,18 +167,18 @@ def _sniff_csv_header(path: str) -> tuple[list[str], str]:
     try:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
             head = fh.read(64 * 1024)
+            if not head.strip():
+                raise DataError(f"{path}: the file is empty; it needs a header row and data rows")
+            first_line = head.splitlines()[0]
+            delimiter = "\t" if ".tsv" in path.lower() else ","
+            if delimiter == "," and first_line.count(";") > 0 and first_line.count(",") == 0:
+                delimiter = ";"
+            fh.seek(0)
+            header = next(csv.reader(fh, delimiter=delimiter))
     except UnicodeDecodeError:
         raise DataError(f"{path}: not UTF-8 text; convert the file to UTF-8") from None
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{path}: cannot read: {exc}") from None
-    if not head.strip():
-        raise DataError(f"{path}: the file is empty; it needs a header row and data rows")
-    delimiter = "\t" if ".tsv" in path else ","
-    first_line = head.splitlines()[0]
-    if delimiter == "," and first_line.count(";") > first_line.count(",") and \
-            first_line.count(",") == 0:
-        delimiter = ";"
-    header = next(csv.reader(io.StringIO(first_line), delimiter=delimiter))
+    except (OSError, EOFError, csv.Error) as exc:
+        raise DataError(f"{path}: cannot read the header: {exc}") from None
     header = [h.strip() for h in header]
     if any(h == "" for h in header):
         raise DataError(f"{path}: the header has an empty column name (column "
@@ -163,8 +212,12 @@ def open_source(path: str | os.PathLike) -> TableSource:
         except (pa.ArrowInvalid, OSError) as exc:
             raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
         schema = pf.schema_arrow
-        return TableSource(path, "parquet", list(schema.names),
-                           {f.name: f.type for f in schema}, pf.metadata.num_rows)
+        names = [n for n in schema.names if not n.startswith("__index_level_")]  # pandas index
+        dup = next((n for n in names if names.count(n) > 1), None)
+        if dup is not None:
+            raise DataError(f"{path}: column name '{dup}' appears twice; rename one of them")
+        return TableSource(path, "parquet", names, {f.name: f.type for f in schema},
+                           pf.metadata.num_rows)
     if lower.endswith(_CSV_SUFFIXES):
         if os.path.getsize(path) == 0:
             raise DataError(f"{path}: the file is empty; it needs a header row and data rows")

@@ -69,6 +69,10 @@ def resolve_columns(columns: list[str], target: str, exclude: list[str] = (),
     unknown = [c for c in exclude if c not in present]
     if unknown:
         raise DataError(f"{source}: --exclude column(s) not found: {', '.join(unknown)}")
+    for role, name in (("target", target), ("weight", weight), ("group", group)):
+        if name is not None and name in exclude:
+            raise DataError(f"{source}: '{name}' is the {role} column and cannot also be "
+                            f"excluded; drop it from --exclude")
     roles = {target, weight, group} - {None}
     if len(roles) < len([r for r in (target, weight, group) if r is not None]):
         raise DataError(f"{source}: target, weight and group must be different columns")
@@ -79,8 +83,10 @@ def resolve_columns(columns: list[str], target: str, exclude: list[str] = (),
 
 
 def numeric_column(batch: pa.RecordBatch, name: str, row_offset: int, source: str,
-                   what: str = "column") -> np.ndarray:
+                   what: str = "column", hint: str | None = None) -> np.ndarray:
     """A batch column as float64 with every value finite.
+
+    ``hint`` ends a type error's message (default: how to exclude the column).
 
     Raises
     ------
@@ -92,8 +98,8 @@ def numeric_column(batch: pa.RecordBatch, name: str, row_offset: int, source: st
     if not (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)
             or pa.types.is_boolean(col.type) or pa.types.is_null(col.type)
             or pa.types.is_decimal(col.type)):
-        raise DataError(f"{source}: {what} '{name}' has type {col.type}, not a number; "
-                        f"pass --exclude {name} to leave it out")
+        hint = hint or f"pass --exclude {name} to leave it out"
+        raise DataError(f"{source}: {what} '{name}' has type {col.type}, not a number; {hint}")
     values = col.cast(pa.float64()).to_numpy(zero_copy_only=False)
     bad = ~np.isfinite(values)
     if bad.any():
@@ -107,7 +113,7 @@ def numeric_column(batch: pa.RecordBatch, name: str, row_offset: int, source: st
 
 
 def design_matrix(batch: pa.RecordBatch, features: list[str], row_offset: int,
-                  source: str) -> np.ndarray:
+                  source: str, hint: str | None = None) -> np.ndarray:
     """The (rows x features) float64 matrix of a batch, columns in model order."""
     names = set(batch.schema.names)
     missing = [f for f in features if f not in names]
@@ -115,7 +121,7 @@ def design_matrix(batch: pa.RecordBatch, features: list[str], row_offset: int,
         raise DataError(f"{source}: missing required column(s): {', '.join(missing)}")
     X = np.empty((batch.num_rows, len(features)))
     for j, name in enumerate(features):
-        X[:, j] = numeric_column(batch, name, row_offset, source)
+        X[:, j] = numeric_column(batch, name, row_offset, source, hint=hint)
     return X
 
 
