@@ -19,7 +19,7 @@ import numpy as np
 from enet.core.cv import CVResult, assign_group_folds, cross_validated_fit, kfold_ids, sum_stats
 from enet.core.path import DEFAULT_MAX_ITER, DEFAULT_TOL, PathResult
 from enet.core.stats import FoldAccumulator, SufficientStats
-from enet.data.readers import DEFAULT_CHUNK_BYTES, TableSource, open_source
+from enet.data.readers import TableSource, open_source
 from enet.data.tabular import FeatureManifest, design_matrix, numeric_column, resolve_columns
 from enet.exceptions import DataError, UsageError
 from enet.model import Model

@@ -13,7 +13,6 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -225,8 +224,3 @@ def open_source(path: str | os.PathLike) -> TableSource:
         return TableSource(path, "csv", header, None, None, delimiter)
     raise DataError(f"{path}: unknown file type; use .csv, .csv.gz, .tsv or .parquet")
 
-
-def batch_column(batch: pa.RecordBatch, name: str) -> np.ndarray:
-    """A float64 column of a batch as numpy, nulls as NaN."""
-    col = batch.column(batch.schema.get_field_index(name))
-    return col.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
