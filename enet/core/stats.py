@@ -201,6 +201,7 @@ class FoldAccumulator:
         self._w = np.zeros(n_folds)
         self._n = np.zeros(n_folds, dtype=np.int64)
         self._buffer: np.ndarray | None = None
+        self._direct = False
 
     def update(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None,
                fold_ids: np.ndarray | None) -> None:
@@ -217,11 +218,20 @@ class FoldAccumulator:
         if m == 0:
             return
         if self._shift_x is None:
-            w0 = None if sample_weight is None else sample_weight
+            # the pilot only needs to be near the mean: a leading sample is enough
+            k = min(m, self.PILOT_ROWS)
+            w0 = None if sample_weight is None else sample_weight[:k]
             if w0 is not None and w0.sum() <= 0:
                 w0 = None
-            self._shift_x = np.average(X, axis=0, weights=w0)
-            self._shift_y = float(np.average(y, weights=w0))
+            self._shift_x = np.average(X[:k], axis=0, weights=w0)
+            self._shift_y = float(np.average(y[:k], weights=w0))
+            self._direct = self._can_skip_shift(X[:k], y[:k], sample_weight, fold_ids)
+            if self._direct:
+                self._shift_x = np.zeros(self.n_features)
+                self._shift_y = 0.0
+        if self._direct and sample_weight is None and fold_ids is None:
+            self._add_direct(np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64))
+            return
         # sub-blocks bound the temporary copy and keep it in cache
         step = max(1, self.BLOCK_ELEMENTS // (self.n_features + 1))
         for lo in range(0, m, step):
@@ -230,7 +240,36 @@ class FoldAccumulator:
                                None if sample_weight is None else sample_weight[lo:hi],
                                None if fold_ids is None else fold_ids[lo:hi])
 
-    BLOCK_ELEMENTS = 1 << 21
+    BLOCK_ELEMENTS = 1 << 19
+    PILOT_ROWS = 1 << 16
+    #: centring about zero costs eps * (mean / sd)^2 of relative precision: accept up to 10
+    DIRECT_OFFSET_LIMIT = 10.0
+
+    def _can_skip_shift(self, X, y, w, fold_ids) -> bool:
+        """Whether rows can be read in place (no shifted copy) without losing precision.
+
+        Only unweighted, single-fold accumulation reads X directly (BLAS syrk on the
+        caller's array); that is worth it only when the pilot means are within a few
+        standard deviations of zero.
+        """
+        if w is not None or fold_ids is not None or self.n_folds != 1 or X.shape[0] < 2:
+            return False
+        sd = X.std(axis=0)
+        ok_x = np.all(np.abs(self._shift_x) <= self.DIRECT_OFFSET_LIMIT * sd)
+        return bool(ok_x and abs(self._shift_y) <= self.DIRECT_OFFSET_LIMIT * y.std())
+
+    def _add_direct(self, X: np.ndarray, y: np.ndarray) -> None:
+        p = self.n_features
+        zz = self._zz[0]
+        xx = X.T @ X                             # numpy runs syrk for a.T @ a (full)
+        zz[:p, :p] += np.triu(xx)                # only the upper half is kept, as syrk's
+        both = X.T @ np.column_stack([y, np.ones_like(y)])   # X'y and column sums, one pass
+        zz[:p, p] += both[:, 0]
+        zz[p, p] += y @ y
+        self._z[0, :p] += both[:, 1]
+        self._z[0, p] += y.sum()
+        self._w[0] += X.shape[0]
+        self._n[0] += X.shape[0]
 
     def _update_block(self, X, y, w, fold_ids) -> None:
         m = X.shape[0]
@@ -256,6 +295,7 @@ class FoldAccumulator:
 
     def _add_block(self, k: int, Z: np.ndarray, w: np.ndarray | None) -> None:
         if w is None:
+            # Z.T is Fortran-ordered: syrk reads it in place and does half a gemm's work
             # Z.T is Fortran-ordered: syrk reads it in place and does half a gemm's work
             self._zz[k] = _syrk(Z.T, self._zz[k])
             self._z[k] += Z.sum(axis=0)
