@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+import pyarrow as pa
 
 from enet.core.cv import CVResult, assign_group_folds, cross_validated_fit, kfold_ids, sum_stats
 from enet.core.path import DEFAULT_MAX_ITER, DEFAULT_TOL, PathResult
@@ -98,7 +99,8 @@ def _group_folds(source: TableSource, group: str, n_folds: int, seed: int,
     counts: dict[str, int] = {}
     offset = 0
     for batch in source.batches([], [group]):
-        labels = batch.column(0).to_numpy(zero_copy_only=False)
+        # labels compared as text, the same way as in the accumulation pass
+        labels = batch.column(0).cast(pa.string()).to_numpy(zero_copy_only=False)
         if any(v is None or v == "" for v in labels):
             i = next(i for i, v in enumerate(labels) if v is None or v == "")
             raise DataError(f"{source.path}: group column '{group}' row {offset + i + 1} is "
@@ -143,7 +145,8 @@ def _accumulate(source: TableSource, manifest: FeatureManifest, config: TrainCon
                                 f"is {w[i]}; weights must be >= 0")
         if group_folds is not None:
             labels = batch.column(batch.schema.get_field_index(manifest.group))
-            fold = np.array([group_folds[str(v)] for v in labels.to_pylist()], dtype=np.int64)
+            fold = np.array([group_folds[v] for v in labels.cast(pa.string()).to_pylist()],
+                            dtype=np.int64)
         else:
             fold = kfold_ids(offset, m, config.folds, config.seed)
         acc.update(X, y, w, fold)

@@ -41,6 +41,9 @@ class TableSource:
                 chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[pa.RecordBatch]:
         """Stream the named columns: ``numeric`` as float64, ``text`` as strings.
 
+        From Parquet, ``text`` columns keep their stored type (only CSV needs a
+        declared type to stay consistent across chunks).
+
         Raises
         ------
         DataError
@@ -66,8 +69,11 @@ class TableSource:
             arrays = []
             for n in list(numeric) + list(text):
                 col = batch.column(batch.schema.get_field_index(n))
+                if n not in numeric:
+                    arrays.append(col)
+                    continue
                 try:
-                    arrays.append(col.cast(pa.float64() if n in numeric else pa.string()))
+                    arrays.append(col.cast(pa.float64()))
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                     raise DataError(f"{self.path}: column '{n}' (rows {offset + 1}-"
                                     f"{offset + batch.num_rows}) cannot be read as "
