@@ -224,3 +224,23 @@ def test_group_folds_same_in_cli_and_python(diabetes_csv, tmp_path):
     # same folds; statistics summed in a different order differ by rounding only
     np.testing.assert_allclose(est.mse_path_, m.arrays["cv_mse_path"], rtol=1e-8)
     assert est.alpha_ == m.alpha
+
+
+def test_parquet_group_nulls_rejected_and_keep_types_preserved(tmp_path):
+    df = pd.DataFrame({"a": np.arange(40.0), "b": np.arange(40.0) % 7,
+                       "y": np.arange(40.0) ** 1.5, "id": np.arange(40, dtype=np.int64),
+                       "g": pd.array([1, 2, 3, None] * 10, dtype="Int64")})
+    df.to_parquet(tmp_path / "n.parquet")
+    r = enet("train", tmp_path / "n.parquet", "--target", "y", "--group", "g", "--exclude", "id",
+             "--folds", "2", "-o", tmp_path / "m", "-q")
+    _assert_one_line_error(r, "group column 'g' row 4 is missing")
+    df["g"] = [1, 2, 3, 4] * 10
+    df.to_parquet(tmp_path / "ok.parquet")
+    r = enet("train", tmp_path / "ok.parquet", "--target", "y", "--group", "g", "--exclude", "id",
+             "--folds", "2", "-o", tmp_path / "m", "-q")
+    assert r.exit_code == 0, r.output
+    r = enet("predict", tmp_path / "m", tmp_path / "ok.parquet", "-o", tmp_path / "p.parquet",
+             "--keep", "id", "--keep", "id", "-q")
+    assert r.exit_code == 0, r.output
+    got = pd.read_parquet(tmp_path / "p.parquet")
+    assert list(got.columns) == ["id", "prediction"] and got["id"].dtype == np.int64
