@@ -19,6 +19,7 @@ import zipfile
 
 import numpy as np
 
+from enet._fs import public_mode
 from enet.exceptions import ModelError
 from enet.model import Model
 
@@ -59,19 +60,38 @@ def check_output_path(path: str | os.PathLike) -> str:
     if not os.fspath(path).strip():
         raise ModelError("the output path is empty; pass -o DIR")
     path = os.path.abspath(os.fspath(path))
+    cwd = os.path.abspath(os.getcwd())
+    if cwd == path or cwd.startswith(path.rstrip(os.sep) + os.sep):
+        raise ModelError(f"{path} is the current directory or contains it; choose a new "
+                         f"output path such as -o model/")
+    if not os.path.exists(path):
+        return path
     if path.endswith(".zip"):
         if os.path.isdir(path):
             raise ModelError(f"{path} is a directory; choose another output path")
-        if os.path.exists(path) and not zipfile.is_zipfile(path):
-            raise ModelError(f"{path} exists and is not a model zip; choose another output path")
+        if not _is_model(path):
+            raise ModelError(f"{path} exists and is not an enet model zip; choose another "
+                             f"output path")
         return path
-    if os.path.exists(path) and not os.path.isdir(path):
+    if not os.path.isdir(path):
         raise ModelError(f"{path} exists and is not a directory; choose another output path")
-    if os.path.isdir(path) and not os.path.isfile(os.path.join(path, _MANIFEST)) \
-            and os.listdir(path):
-        raise ModelError(f"{path} is a non-empty directory that is not an enet model; "
-                         f"choose a new output path")
+    if os.listdir(path) and not _is_model(path):
+        raise ModelError(f"{path} is a non-empty directory that is not an enet model (or "
+                         f"holds other files too); choose a new output path")
     return path
+
+
+def _is_model(path: str) -> bool:
+    """An existing enet artifact holding nothing but its own files."""
+    try:
+        files = _list_files(path)
+        if _MANIFEST not in files:
+            return False
+        doc = json.loads(_read_one(path, _MANIFEST))
+        own = {_MANIFEST, *dict(doc.get("files", {}))}
+        return doc.get("format") == FORMAT_NAME and set(files) <= own
+    except (OSError, ValueError, AttributeError, zipfile.BadZipFile):
+        return False
 
 
 def save_model(model: Model, path: str | os.PathLike) -> str:
@@ -97,13 +117,6 @@ def save_model(model: Model, path: str | os.PathLike) -> str:
                          f"the directory exists and is writable") from None
 
 
-def _public_mode(path: str, mode: int) -> None:
-    # mkdtemp/mkstemp create private (0700/0600) entries; a model is an ordinary file
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, mode & ~umask)
-
-
 def _write(model: Model, path: str) -> str:
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
@@ -117,7 +130,7 @@ def _write(model: Model, path: str) -> str:
             with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
                 for name, data in blobs.items():
                     zf.writestr(name, data)
-            _public_mode(tmp, 0o666)
+            public_mode(tmp, 0o666)
             os.replace(tmp, path)
         except BaseException:
             if os.path.exists(tmp):
@@ -125,7 +138,7 @@ def _write(model: Model, path: str) -> str:
             raise
         return _sha256(manifest)
     tmp = tempfile.mkdtemp(dir=parent, prefix=".tmp-model-")
-    _public_mode(tmp, 0o777)
+    public_mode(tmp, 0o777)
     try:
         for name, data in blobs.items():
             target = os.path.join(tmp, name)
@@ -148,18 +161,28 @@ def _write(model: Model, path: str) -> str:
     return _sha256(manifest)
 
 
-def _read_files(path: str) -> dict[str, bytes]:
+def _list_files(path: str) -> list[str]:
     if os.path.isdir(path):
-        out = {}
-        for root, _, names in os.walk(path):
-            for n in names:
-                full = os.path.join(root, n)
-                out[os.path.relpath(full, path).replace(os.sep, "/")] = open(full, "rb").read()
-        return out
+        return [os.path.relpath(os.path.join(root, n), path).replace(os.sep, "/")
+                for root, _, names in os.walk(path) for n in names]
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as zf:
-            return {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
+            return [n for n in zf.namelist() if not n.endswith("/")]
     raise ModelError(f"{path}: not a model directory or zip")
+
+
+_MAX_FILE = 1 << 32   # a model file larger than 4 GiB is not one we wrote
+
+
+def _read_one(path: str, name: str) -> bytes:
+    if os.path.isdir(path):
+        full = os.path.join(path, name)
+        if not os.path.isfile(full) or os.path.getsize(full) > _MAX_FILE:
+            raise ModelError(f"{path}: {name} is not a regular model file")
+        with open(full, "rb") as fh:
+            return fh.read()
+    with zipfile.ZipFile(path) as zf:
+        return zf.read(name)
 
 
 def load_model(path: str | os.PathLike) -> Model:
@@ -174,11 +197,11 @@ def load_model(path: str | os.PathLike) -> Model:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ModelError(f"{path}: no such model; train one with `enet train ... -o {path}`")
-    files = _read_files(path)
-    if _MANIFEST not in files:
+    names = set(_list_files(path))
+    if _MANIFEST not in names:
         raise ModelError(f"{path}: not a model (no {_MANIFEST})")
     try:
-        doc = json.loads(files[_MANIFEST])
+        doc = json.loads(_read_one(path, _MANIFEST))
     except ValueError as exc:
         raise ModelError(f"{path}: {_MANIFEST} is not valid JSON ({exc})") from None
     if not isinstance(doc, dict):
@@ -193,20 +216,30 @@ def load_model(path: str | os.PathLike) -> Model:
         raise ModelError(f"{path}: model format version {version} is newer than this enet "
                          f"understands ({FORMAT_VERSION}); upgrade enet")
     claimed = doc.pop("checksum", None)
-    if claimed != _sha256(_canonical(doc)):
+    try:
+        actual = _sha256(_canonical(doc))
+    except ValueError:                       # NaN or infinity written into the JSON
+        actual = None
+    if claimed != actual:
         raise ModelError(f"{path}: {_MANIFEST} checksum mismatch: the file was modified after "
                          f"it was written; retrain or restore the original")
     arrays = {}
-    for name, digest in dict(doc.get("files", {})).items():
-        if name not in files:
+    listed = doc.get("files")
+    if not isinstance(listed, dict) or not listed:
+        raise ModelError(f"{path}: {_MANIFEST} lists no array files; the model is damaged")
+    for name, digest in listed.items():
+        if name not in names:
             raise ModelError(f"{path}: file {name} listed in {_MANIFEST} is missing")
-        if _sha256(files[name]) != digest:
+        data = _read_one(path, name)
+        if _sha256(data) != digest:
             raise ModelError(f"{path}: sha256 mismatch for {name}: the file was modified after "
                              f"it was written; retrain or restore the original")
         key = name.removeprefix("arrays/").removesuffix(".npy")
-        arrays[key] = np.load(io.BytesIO(files[name]), allow_pickle=False)
+        arrays[key] = np.load(io.BytesIO(data), allow_pickle=False)
     try:
-        return Model.from_json(doc, arrays)
+        model = Model.from_json(doc, arrays)
+        model.validate()
+        return model
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelError(f"{path}: {_MANIFEST} is malformed ({exc.__class__.__name__}: {exc}); "
                          f"retrain or restore the original") from None

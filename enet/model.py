@@ -86,6 +86,30 @@ class Model:
         order = idx[np.argsort(-np.abs(self.coef_std[idx]), kind="stable")]
         return [(self.features[j], float(self.coef[j]), float(self.coef_std[j])) for j in order]
 
+    def validate(self) -> None:
+        """Raise ValueError unless the model is internally consistent (after loading)."""
+        p = len(self.features)
+        if p == 0 or len(set(self.features)) != p:
+            raise ValueError("the feature list is empty or has duplicates")
+        for name, arr in (("coef", self.coef), ("coef_std", self.coef_std),
+                          ("mean", self.x_mean), ("scale", self.x_scale)):
+            if arr.shape != (p,) or not np.all(np.isfinite(arr)):
+                raise ValueError(f"{name} must be {p} finite numbers")
+        if not np.all(self.x_scale > 0):
+            raise ValueError("scale must be positive")
+        if not (np.isfinite(self.intercept) and np.isfinite(self.alpha) and self.alpha >= 0
+                and 0 <= self.l1_ratio <= 1):
+            raise ValueError("intercept, alpha or l1_ratio out of range")
+        for name in ("params", "certificate", "metrics", "profile", "lineage"):
+            if not isinstance(getattr(self, name), dict):
+                raise ValueError(f"{name} must be an object")
+        for key in ("converged", "relative_gap", "duality_gap", "kkt_violation", "n_iter", "tol"):
+            if key not in self.certificate:
+                raise ValueError(f"certificate lacks '{key}'")
+        for key in ("cv_mse", "cv_mse_se", "cv_rmse", "n_nonzero"):
+            if key not in self.metrics:
+                raise ValueError(f"metrics lack '{key}'")
+
     # -- serialisation (the artifact module owns files and checksums) ------------------
     def to_json(self) -> dict:
         feats = self.manifest.to_json()

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from enet._fs import public_mode
 from enet.data.readers import open_source
 from enet.data.tabular import design_matrix
 from enet.exceptions import DataError, UsageError
@@ -98,6 +99,7 @@ def predict_file(model: Model, input_path: str | os.PathLike, output_path: str |
             writer = (pacsv.CSVWriter(tmp, schema) if fmt == "csv" else pq.ParquetWriter(tmp, schema))
         writer.close()
         writer = None
+        public_mode(tmp, 0o666)
         os.replace(tmp, output_path)
     finally:
         if writer is not None:

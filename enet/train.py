@@ -56,10 +56,10 @@ class TrainConfig:
         for r in self.l1_ratios:
             if not (0.0 <= r <= 1.0) or np.isnan(r):
                 raise UsageError(f"--l1-ratio values must be in [0, 1]; got {r}")
-        if self.folds < 2:
-            raise UsageError(f"--folds must be at least 2; got {self.folds}")
-        if self.n_alphas < 1:
-            raise UsageError(f"--n-alphas must be at least 1; got {self.n_alphas}")
+        if not 2 <= self.folds <= 1000:
+            raise UsageError(f"--folds must be between 2 and 1000; got {self.folds}")
+        if not 1 <= self.n_alphas <= 100_000:
+            raise UsageError(f"--n-alphas must be between 1 and 100000; got {self.n_alphas}")
         if self.selection not in ("min", "1se"):
             raise UsageError(f"--selection must be 'min' or '1se'; got {self.selection!r}")
         if self.eps is not None and not (0.0 < self.eps < 1.0):
@@ -68,8 +68,8 @@ class TrainConfig:
             raise UsageError(f"--seed must be in [0, 2^63); got {self.seed}")
         if not (np.isfinite(self.tol) and self.tol > 0):
             raise UsageError(f"--tol must be a positive number; got {self.tol}")
-        if self.max_iter < 1:
-            raise UsageError(f"--max-iter must be at least 1; got {self.max_iter}")
+        if not 1 <= self.max_iter < 2**62:
+            raise UsageError(f"--max-iter must be between 1 and 2^62; got {self.max_iter}")
 
 
 @dataclass
@@ -283,4 +283,7 @@ def train_file(path: str | os.PathLike, config: TrainConfig,
                         "rows": int(total.n_rows), "format": source.format},
                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                "versions": _versions()}
-    return build_model(folds, manifest, config, profile, lineage)
+    try:
+        return build_model(folds, manifest, config, profile, lineage)
+    except DataError as exc:
+        raise DataError(f"{source.path}: {exc}") from None

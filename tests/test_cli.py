@@ -149,7 +149,7 @@ def _assert_one_line_error(r, *needles):
     ("a,b,y\n1,2,3\n", ["--l1-ratio", "1.5"], ["--l1-ratio values must be in [0, 1]"]),
     ("a,b,y\n1,2,3\n", ["--l1-ratio", "abc"], ["--l1-ratio must be comma-separated"]),
     ("a,b,y\n1,2,3\n", ["--selection", "best"], ["--selection must be 'min' or '1se'"]),
-    ("a,b,y\n1,2,3\n", ["--folds", "1"], ["--folds must be at least 2"]),
+    ("a,b,y\n1,2,3\n", ["--folds", "1"], ["--folds must be between 2 and 1000"]),
     ("a,b,y\n1,2,3\n", ["--exclude", "q"], ["--exclude column(s) not found: q"]),
 ])
 def test_bad_training_input(tmp_path, content, args, needles):
@@ -194,6 +194,47 @@ def test_refuses_to_overwrite_input_or_bad_model_json(trained, diabetes_csv, tmp
     (broken / "model.json").write_text("[]")
     r = enet("inspect", broken)
     _assert_one_line_error(r, "not a model description")
+
+
+def test_output_never_clobbers_foreign_files(diabetes_csv, tmp_path, monkeypatch):
+    import zipfile
+
+    mine = tmp_path / "mine.zip"
+    with zipfile.ZipFile(mine, "w") as zf:
+        zf.writestr("important.txt", "precious")
+    r = enet("train", diabetes_csv, "--target", "y", "-o", mine, "-q")
+    _assert_one_line_error(r, "not an enet model zip")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "model.json").write_text('{"foo": 1}')
+    (other / "precious.txt").write_text("data")
+    r = enet("train", diabetes_csv, "--target", "y", "-o", other, "-q")
+    _assert_one_line_error(r, "not an enet model")
+    assert (other / "precious.txt").exists() and zipfile.ZipFile(mine).namelist() == ["important.txt"]
+    monkeypatch.chdir(tmp_path)
+    r = enet("train", diabetes_csv, "--target", "y", "-o", ".", "-q")
+    _assert_one_line_error(r, "is the current directory")
+
+
+def test_tampered_model_with_recomputed_checksum_is_refused(trained, tmp_path):
+    import hashlib
+    import json
+    import shutil
+
+    m = tmp_path / "m"
+    shutil.copytree(trained, m)
+    doc = json.loads((m / "model.json").read_text())
+    doc.pop("checksum")
+    doc["manifest"]["features"][0]["coef"] = None
+    canon = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    doc["checksum"] = hashlib.sha256(canon).hexdigest()
+    (m / "model.json").write_text(json.dumps(doc))
+    r = enet("inspect", m)
+    _assert_one_line_error(r, "model.json is malformed")
+    doc = json.loads((tmp_path / "m" / "model.json").read_text())
+    (m / "model.json").write_text(json.dumps(doc).replace('"intercept": ', '"intercept": NaN, "x": '))
+    r = enet("inspect", m)
+    _assert_one_line_error(r, "checksum mismatch")
 
 
 def test_version_flag():

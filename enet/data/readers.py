@@ -118,7 +118,7 @@ class TableSource:
             name = self.columns[idx]
             row, value = _first_non_number(self, name)
             return DataError(f"{self.path}: column '{name}' row {row}: value {value!r} is not a "
-                             f"number; fix the value or pass --exclude {name}")
+                             f"number; fix or remove the value")
         return DataError(f"{self.path}: cannot parse CSV: {msg.splitlines()[0]}")
 
 
@@ -185,6 +185,9 @@ def _sniff_csv_header(path: str) -> tuple[list[str], str]:
     except (OSError, EOFError, csv.Error) as exc:
         raise DataError(f"{path}: cannot read the header: {exc}") from None
     header = [h.strip() for h in header]
+    broken = next((h for h in header if "\n" in h or "\r" in h), None)
+    if broken is not None:
+        raise DataError(f"{path}: column name {broken!r} contains a line break; rename it")
     if any(h == "" for h in header):
         raise DataError(f"{path}: the header has an empty column name (column "
                         f"{header.index('') + 1}); name every column")
@@ -217,7 +220,12 @@ def open_source(path: str | os.PathLike) -> TableSource:
         except (pa.ArrowInvalid, OSError) as exc:
             raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
         schema = pf.schema_arrow
-        names = [n for n in schema.names if not n.startswith("__index_level_")]  # pandas index
+        meta = schema.pandas_metadata or {}
+        index = {c for c in meta.get("index_columns", []) if isinstance(c, str)}
+        # a pandas index stored with the frame is row labels, not data
+        names = [n for n in schema.names if n not in index and not n.startswith("__index_level_")]
+        if "" in names:
+            raise DataError(f"{path}: a column has an empty name; name every column")
         dup = next((n for n in names if names.count(n) > 1), None)
         if dup is not None:
             raise DataError(f"{path}: column name '{dup}' appears twice; rename one of them")
