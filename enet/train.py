@@ -101,8 +101,11 @@ def _group_folds(source: TableSource, group: str, n_folds: int, seed: int,
     for batch in source.batches([], [group]):
         # labels compared as text, the same way as in the accumulation pass
         labels = batch.column(0).cast(pa.string()).to_numpy(zero_copy_only=False)
-        if any(v is None or v == "" for v in labels):
-            i = next(i for i, v in enumerate(labels) if v is None or v == "")
+        def missing(v) -> bool:
+            return v is None or not v.strip() or v.lower() == "nan"
+
+        if any(missing(v) for v in labels):
+            i = next(i for i, v in enumerate(labels) if missing(v))
             raise DataError(f"{source.path}: group column '{group}' row {offset + i + 1} is "
                             f"missing; every row needs a group")
         uniq, cnt = np.unique(labels.astype(str), return_counts=True)

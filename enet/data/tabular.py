@@ -61,6 +61,11 @@ def resolve_columns(columns: list[str], target: str, exclude: list[str] = (),
     DataError
         A named column is absent, or no feature is left.
     """
+    # header names are stripped when read, so the names given for them are too
+    target = target.strip()
+    weight = weight.strip() if weight is not None else None
+    group = group.strip() if group is not None else None
+    exclude = [c.strip() for c in exclude]
     present = set(columns)
     for role, name in (("target", target), ("weight", weight), ("group", group)):
         if name is not None and name not in present:
