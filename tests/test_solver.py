@@ -248,3 +248,20 @@ def test_near_saturated_lasso_with_more_features_than_rows_converges():
         f_ours, f_ref = objective(m.coef_, m.intercept_), objective(ref.coef_, ref.intercept_)
         assert f_ours <= f_ref * (1 + 1e-7), s
         assert kkt_violation(X, y, m.coef_, m.intercept_, 0.01, 1.0) < 1e-5
+
+
+def test_ridge_path_from_one_eigendecomposition_is_exact(rng):
+    X, y, w = make_problem(rng, 150, 12, weights=True)
+    wn = w / w.sum()
+    Xc, yc = X - wn @ X, y - wn @ y
+    G, c = Xc.T @ (wn[:, None] * Xc), Xc.T @ (wn * yc)
+    res = enet_path(X, y, sample_weight=w, l1_ratio=0.0, n_alphas=30, standardize=False,
+                    tol=TIGHT)
+    assert res.certificate.converged.all()
+    for k, a in enumerate(res.alphas):
+        assert rel_err(res.coef[k], np.linalg.solve(G + a * np.eye(12), c)) < 1e-9
+        assert kkt_violation(X, y, res.coef[k], res.intercept[k], a, 0.0, sample_weight=w) < 1e-9
+    # with a bound the shortcut does not apply; coordinate descent gives the same answer
+    bounded = enet_path(X, y, sample_weight=w, l1_ratio=0.0, alphas=res.alphas,
+                        standardize=False, upper_bounds=1e6, tol=TIGHT)
+    np.testing.assert_allclose(bounded.coef, res.coef, rtol=1e-8, atol=1e-12)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from enet.core._cd_gram import gram_path
+from enet.core._cd_gram import duality_gap, gram_path, kkt_violation
 from enet.core.stats import SufficientStats
 from enet.exceptions import ConvergenceWarning
 
@@ -167,6 +167,48 @@ def _run_kernel(problem: GramProblem, alphas: np.ndarray, l1_ratio: float, pf: n
     return coefs, gaps, primals, n_iters, kkts, converged
 
 
+def _ridge_path(problem: GramProblem, alphas: np.ndarray, l1_ratio: float, pf: np.ndarray,
+                lower: np.ndarray, upper: np.ndarray, tol: float):
+    """Every alpha of a pure ridge path from one eigendecomposition of the Gram matrix.
+
+    Applies when l1_ratio = 0, all penalty factors are equal and positive, and no
+    bound is finite: then ``b(alpha) = V diag(1 / (lambda + alpha v)) V' c``.
+    Each point still gets its certificate; a point that misses it (a badly
+    conditioned matrix) is handed back to coordinate descent, warm-started.
+    Returns None when the shortcut does not apply.
+    """
+    if l1_ratio != 0.0 or not np.all(pf == pf[0]) or pf[0] <= 0 or \
+            np.any(np.isfinite(lower)) or np.any(np.isfinite(upper)):
+        return None
+    p, m = pf.shape[0], alphas.shape[0]
+    lam, V = np.linalg.eigh(problem.G)
+    lam = np.maximum(lam, 0.0)
+    ct = V.T @ problem.c
+    denom = lam[None, :] + alphas[:, None] * pf[0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        coefs = np.where(denom > 0, ct[None, :] / denom, 0.0) @ V.T
+    coefs[:, problem.constant] = 0.0
+    gaps, primals, kkts = np.zeros(m), np.zeros(m), np.zeros(m)
+    converged = np.zeros(m, dtype=np.bool_)
+    n_iters = np.zeros(m, dtype=np.int64)
+    no_free = np.zeros(p, dtype=np.bool_)
+    floor = 1e-14 * max(problem.yy, 1e-300) * (1.0 + np.sqrt(p))
+    for k in range(m):
+        q = problem.c - problem.G @ coefs[k]
+        primals[k], gaps[k] = duality_gap(q, coefs[k], problem.c, problem.yy, alphas[k], 0.0,
+                                          pf, lower, upper, no_free)
+        kkts[k] = kkt_violation(q, coefs[k], np.diag(problem.G).copy(), alphas[k], 0.0, pf,
+                                lower, upper)
+        converged[k] = gaps[k] <= tol * primals[k] or gaps[k] <= floor
+        if not converged[k]:
+            beta = coefs[k].copy()
+            out = _run_kernel(problem, alphas[k:k + 1], 0.0, pf, lower, upper, beta, tol,
+                              DEFAULT_MAX_ITER, alphas[k])
+            coefs[k], gaps[k], primals[k], n_iters[k], kkts[k], converged[k] = \
+                out[0][0], out[1][0], out[2][0], out[3][0], out[4][0], out[5][0]
+    return coefs, gaps, primals, n_iters, kkts, converged
+
+
 def _unpenalised_start(problem: GramProblem, pf: np.ndarray, lower: np.ndarray,
                        upper: np.ndarray, tol: float, max_iter: int) -> np.ndarray:
     """Solution at alpha_max: only unpenalised features are nonzero."""
@@ -298,9 +340,13 @@ def path_from_stats(stats: SufficientStats, *, l1_ratio: float = 0.5,
         alphas = np.sort(np.asarray(alphas, dtype=np.float64).ravel())[::-1].copy()
         if alphas.size == 0 or np.any(~np.isfinite(alphas)) or np.any(alphas < 0):
             raise ValueError("alphas must be finite and >= 0")
-    beta = _unpenalised_start(problem, pf, lo, up, tol, max_iter)
-    coefs, gaps, primals, n_iters, kkts, converged = _run_kernel(
-        problem, alphas, l1_ratio, pf, lo, up, beta, tol, max_iter, max(amax, alphas[0]))
+    ridge = _ridge_path(problem, alphas, l1_ratio, pf, lo, up, tol)
+    if ridge is not None:
+        coefs, gaps, primals, n_iters, kkts, converged = ridge
+    else:
+        beta = _unpenalised_start(problem, pf, lo, up, tol, max_iter)
+        coefs, gaps, primals, n_iters, kkts, converged = _run_kernel(
+            problem, alphas, l1_ratio, pf, lo, up, beta, tol, max_iter, max(amax, alphas[0]))
     if not np.all(np.isfinite(coefs)):
         raise FloatingPointError("the solver produced non-finite coefficients; "
                                  "check the data for extreme values")
