@@ -11,7 +11,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from enet._fs import public_mode
-from enet.data.readers import open_source
+from enet.data.readers import InferredTypeError, open_source
 from enet.data.tabular import design_matrix
 from enet.exceptions import DataError, UsageError
 from enet.model import Model
@@ -76,10 +76,25 @@ def predict_file(model: Model, input_path: str | os.PathLike, output_path: str |
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=".tmp-predict-",
                                suffix=".csv" if fmt == "csv" else ".parquet")
     os.close(fd)
+    try:
+        try:      # kept columns in their own type; as text if the type drifts
+            rows = _score_into(model, source, tmp, fmt, keep, text, True, progress)
+        except InferredTypeError:
+            rows = _score_into(model, source, tmp, fmt, keep, text, False, progress)
+        public_mode(tmp, 0o666)
+        os.replace(tmp, output_path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return rows
+
+
+def _score_into(model: Model, source, tmp: str, fmt: str, keep: list[str], text: list[str],
+                infer_text: bool, progress) -> int:
     writer = None
     rows = 0
     try:
-        for batch in source.batches(model.features, text):
+        for batch in source.batches(model.features, text, infer_text=infer_text):
             X = design_matrix(batch, model.features, rows, source.path,
                               hint="the model needs it as a number")
             pred = model.predict_matrix(X)
@@ -99,12 +114,8 @@ def predict_file(model: Model, input_path: str | os.PathLike, output_path: str |
             writer = (pacsv.CSVWriter(tmp, schema) if fmt == "csv" else pq.ParquetWriter(tmp, schema))
         writer.close()
         writer = None
-        public_mode(tmp, 0o666)
-        os.replace(tmp, output_path)
     finally:
         if writer is not None:
             writer.close()
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return rows
 

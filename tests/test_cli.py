@@ -59,6 +59,7 @@ def test_train_inspect_predict_diabetes(diabetes_csv, trained, tmp_path):
     assert r.exit_code == 0, r.output
     pred = pd.read_csv(out)
     assert list(pred.columns) == ["y", "prediction"]
+    assert out.read_text().splitlines()[1].startswith("151,")     # kept as a number
     np.testing.assert_array_equal(pred["y"], y)                  # row order kept
     by_hand = X @ model.coef + model.intercept
     np.testing.assert_allclose(pred["prediction"], by_hand, rtol=1e-12)
@@ -235,6 +236,21 @@ def test_tampered_model_with_recomputed_checksum_is_refused(trained, tmp_path):
     (m / "model.json").write_text(json.dumps(doc).replace('"intercept": ', '"intercept": NaN, "x": '))
     r = enet("inspect", m)
     _assert_one_line_error(r, "checksum mismatch")
+
+
+def test_kept_column_whose_type_drifts_between_chunks_is_written_as_text(trained, tmp_path):
+    from enet.data.readers import open_source
+
+    src = tmp_path / "drift.csv"
+    lines = ["age,sex,bmi,bp,s1,s2,s3,s4,s5,s6,id"]
+    lines += [f"50,1,25,90,180,100,50,4,4.5,90,{i if i < 3000 else f'x{i}'}" for i in range(4000)]
+    src.write_text("\n".join(lines) + "\n")
+    source = open_source(src)
+    from enet.data.readers import InferredTypeError
+    with pytest.raises(InferredTypeError):
+        list(source.batches([], ["id"], chunk_bytes=1 << 14, infer_text=True))
+    assert [b.column(0).type for b in source.batches([], ["id"], chunk_bytes=1 << 14)][0] == \
+        "string"
 
 
 def test_version_flag():

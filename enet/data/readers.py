@@ -19,11 +19,15 @@ import pyarrow.parquet as pq
 
 from enet.exceptions import DataError
 
-__all__ = ["TableSource", "open_source", "DEFAULT_CHUNK_BYTES"]
+__all__ = ["TableSource", "open_source", "DEFAULT_CHUNK_BYTES", "InferredTypeError"]
 
 DEFAULT_CHUNK_BYTES = 16 << 20
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv", ".tsv.gz")
+
+
+class InferredTypeError(DataError):
+    """A column read with an inferred type changed type between chunks."""
 
 
 @dataclass(frozen=True)
@@ -38,11 +42,13 @@ class TableSource:
     delimiter: str = ","
 
     def batches(self, numeric: list[str], text: list[str] = (),
-                chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[pa.RecordBatch]:
+                chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+                infer_text: bool = False) -> Iterator[pa.RecordBatch]:
         """Stream the named columns: ``numeric`` as float64, ``text`` as strings.
 
-        From Parquet, ``text`` columns keep their stored type (only CSV needs a
-        declared type to stay consistent across chunks).
+        From Parquet, ``text`` columns keep their stored type. From CSV they are
+        strings, or with ``infer_text`` the type Arrow infers from the first chunk
+        (a later chunk that does not fit raises ``InferredTypeError``).
 
         Raises
         ------
@@ -52,7 +58,7 @@ class TableSource:
         if self.format == "parquet":
             yield from self._parquet_batches(numeric, text, chunk_bytes)
         else:
-            yield from self._csv_batches(numeric, text, chunk_bytes)
+            yield from self._csv_batches(numeric, text, chunk_bytes, infer_text)
 
     def _parquet_batches(self, numeric, text, chunk_bytes):
         pf = pq.ParquetFile(self.path)
@@ -82,9 +88,10 @@ class TableSource:
             offset += batch.num_rows
             yield pa.RecordBatch.from_arrays(arrays, names=list(numeric) + list(text))
 
-    def _csv_batches(self, numeric, text, chunk_bytes):
+    def _csv_batches(self, numeric, text, chunk_bytes, infer_text=False):
         types = {n: pa.float64() for n in numeric}
-        types.update({n: pa.string() for n in text})
+        if not infer_text:
+            types.update({n: pa.string() for n in text})
         convert = pacsv.ConvertOptions(column_types=types,
                                        include_columns=list(numeric) + list(text))
         # our own (stripped, BOM-free) header names; the header line itself is skipped
@@ -116,6 +123,9 @@ class TableSource:
         if "conversion error" in msg and "column #" in msg:
             idx = int(msg.split("column #")[1].split(":")[0])   # index in the file
             name = self.columns[idx]
+            if name not in numeric:
+                return InferredTypeError(f"{self.path}: column '{name}' changes type: "
+                                         f"{msg.splitlines()[0]}")
             row, value = _first_non_number(self, name)
             return DataError(f"{self.path}: column '{name}' row {row}: value {value!r} is not a "
                              f"number; fix or remove the value")
