@@ -89,6 +89,13 @@ def predict_file(model: Model, input_path: str | os.PathLike, output_path: str |
     return rows
 
 
+def _open_writer(path: str, fmt: str, schema: pa.Schema):
+    if fmt == "csv":
+        return pacsv.CSVWriter(path, schema,
+                               write_options=pacsv.WriteOptions(quoting_style="needed"))
+    return pq.ParquetWriter(path, schema)
+
+
 def _score_into(model: Model, source, tmp: str, fmt: str, keep: list[str], text: list[str],
                 infer_text: bool, progress) -> int:
     writer = None
@@ -102,16 +109,14 @@ def _score_into(model: Model, source, tmp: str, fmt: str, keep: list[str], text:
             out = pa.RecordBatch.from_arrays(cols + [pa.array(pred, pa.float64())],
                                              names=list(keep) + [PREDICTION])
             if writer is None:
-                writer = (pacsv.CSVWriter(tmp, out.schema,
-                                          write_options=pacsv.WriteOptions(quoting_style="needed"))
-                          if fmt == "csv" else pq.ParquetWriter(tmp, out.schema))
+                writer = _open_writer(tmp, fmt, out.schema)
             writer.write_batch(out)
             rows += batch.num_rows
             if progress:
                 progress(batch.num_rows)
         if writer is None:     # header only: still write a valid, empty output
             schema = pa.schema([(k, pa.string()) for k in keep] + [(PREDICTION, pa.float64())])
-            writer = (pacsv.CSVWriter(tmp, schema) if fmt == "csv" else pq.ParquetWriter(tmp, schema))
+            writer = _open_writer(tmp, fmt, schema)
         writer.close()
         writer = None
     finally:

@@ -167,10 +167,15 @@ def _first_non_number(source: TableSource, column: str) -> tuple[int, str]:
     return -1, "?"
 
 
+def _open_text(path: str):
+    """A CSV file (optionally gzipped) as text, any UTF-8 byte-order mark dropped."""
+    opener = gzip.open if path.endswith(".gz") else open
+    return opener(path, "rt", encoding="utf-8-sig", newline="")
+
+
 def _first_ragged_row(source: TableSource, expected: int) -> int | None:
     """1-based data row number of the first row with the wrong field count (slow path)."""
-    opener = gzip.open if source.path.endswith(".gz") else open
-    with opener(source.path, "rt", encoding="utf-8-sig", newline="") as fh:
+    with _open_text(source.path) as fh:
         for i, record in enumerate(csv.reader(fh, delimiter=source.delimiter)):
             if i > 0 and record and len(record) != expected:
                 return i
@@ -178,9 +183,8 @@ def _first_ragged_row(source: TableSource, expected: int) -> int | None:
 
 
 def _sniff_csv_header(path: str) -> tuple[list[str], str]:
-    opener = gzip.open if path.endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+        with _open_text(path) as fh:
             head = fh.read(64 * 1024)
             if not head.strip():
                 raise DataError(f"{path}: the file is empty; it needs a header row and data rows")
