@@ -26,7 +26,7 @@ from enet.model import Model
 __all__ = ["FORMAT_VERSION", "save_model", "load_model", "check_output_path"]
 
 FORMAT_NAME = "enet-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _MANIFEST = "model.json"
 
 

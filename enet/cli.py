@@ -14,7 +14,8 @@ from typing import Annotated, Optional
 import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 from rich.table import Table
 
 from enet.exceptions import EnetError, UsageError
@@ -67,23 +68,89 @@ def _user_errors() -> Iterator[None]:
               f"and report it", code=1)
 
 
+class _ProgressReporter:
+    """Rows, rows/s and (when the source size is known) a bar with ETA on stderr.
+
+    A stage's bar appears only once the stage has run for ``delay`` seconds, so
+    quick passes stay silent; it is cleared when the work ends.
+    """
+
+    def __init__(self, console: Console, delay: float = 1.0):
+        self.console = console
+        self.delay = delay
+        self.bar: Progress | None = None
+        self.task = None
+        self.stage: str | None = None
+        self.started = 0.0
+        self.rows = 0
+
+    def __call__(self, stage: str, rows: int, fraction: float | None = None) -> None:
+        now = time.perf_counter()
+        if stage != self.stage:
+            if self.bar is not None and self.task is not None:
+                self.bar.remove_task(self.task)
+            self.stage, self.started, self.rows, self.task = stage, now, 0, None
+        self.rows += rows
+        elapsed = now - self.started
+        if self.bar is None:
+            if elapsed < self.delay:
+                return
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                                TextColumn("{task.fields[rows]}"), TextColumn("{task.fields[rate]}"),
+                                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                console=self.console, transient=True)
+            self.bar.start()
+        if self.task is None:
+            self.task = self.bar.add_task(stage, total=1.0 if fraction is not None else None,
+                                          rows="", rate="")
+        self.bar.update(self.task, completed=fraction if fraction is not None else 0.0,
+                        rows=f"{self.rows:,} rows",
+                        rate=f"{self.rows / max(elapsed, 1e-9):,.0f} rows/s")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
 @contextmanager
-def _progress(label: str, quiet: bool) -> Iterator[Callable[[int], None] | None]:
-    """A rows / rows-per-second bar on stderr, only when it is a terminal."""
+def _progress(quiet: bool) -> Iterator[Callable[[str, int, float | None], None] | None]:
+    """A progress callback ``(stage, rows, fraction)``; None when quiet or not a terminal."""
     if quiet or not err.is_terminal:
         yield None
         return
-    with Progress(TextColumn(f"{label}"), BarColumn(), TextColumn("{task.completed:,} rows"),
-                  TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=err,
-                  transient=True) as bar:
-        task = bar.add_task(label, total=None, rate="")
-        start = time.perf_counter()
+    reporter = _ProgressReporter(err)
+    try:
+        yield reporter
+    finally:
+        reporter.close()
 
-        def advance(rows: int) -> None:
-            bar.advance(task, rows)
-            done = bar.tasks[0].completed
-            bar.update(task, rate=f"{done / max(time.perf_counter() - start, 1e-9):,.0f} rows/s")
-        yield advance
+
+def _names(values: list[str] | None) -> list[str]:
+    """A repeatable column-name option as a list (names may contain commas)."""
+    return list(values or [])
+
+
+def _csv_options(delimiter: str | None, quote_char: str, no_quoting: bool, encoding: str,
+                 na_values: list[str] | None):
+    from enet.data.readers import CsvOptions
+
+    if delimiter in ("\\t", "tab", "TAB"):
+        delimiter = "\t"
+    options = CsvOptions(delimiter, None if no_quoting else quote_char, encoding,
+                         tuple(na_values or ()))
+    options.validate()
+    return options
+
+
+# options shared by the commands that read tables
+DelimiterOpt = Annotated[Optional[str], typer.Option(
+    help="CSV field separator (default: ',' or ';' sniffed, tab for .tsv; 'tab' for tab).")]
+QuoteOpt = Annotated[str, typer.Option(help="CSV quoting character.")]
+NoQuotingOpt = Annotated[bool, typer.Option("--no-quoting", help="CSV without quoting.")]
+EncodingOpt = Annotated[str, typer.Option(help="Text encoding of a CSV file (e.g. latin-1).")]
+NaValueOpt = Annotated[Optional[list[str]], typer.Option(
+    "--na-value", help="Extra spelling of a missing value in CSV (besides '', NA, NaN, null, "
+                       "N/A ...); repeat for several.")]
 
 
 def _parse_ratios(text: str) -> list[float]:
@@ -118,24 +185,51 @@ def train(
     weight: Annotated[Optional[str], typer.Option(help="Column of non-negative row weights.")] = None,
     group: Annotated[Optional[str], typer.Option(
         help="Column of group labels: no group is split across folds.")] = None,
+    categorical: Annotated[Optional[list[str]], typer.Option(
+        help="Treat this column as categories (e.g. integer codes); repeat for several. "
+             "Text columns are categorical anyway.")] = None,
+    impute: Annotated[str, typer.Option(
+        help="Fill for missing numeric values: mean (weighted), median or constant.")] = "mean",
+    impute_value: Annotated[float, typer.Option(help="The fill with --impute constant.")] = 0.0,
+    missing_indicator: Annotated[bool, typer.Option(
+        "--missing-indicator/--no-missing-indicator",
+        help="Add a 0/1 feature for each numeric column with missing values.")] = True,
+    min_frequency: Annotated[int, typer.Option(
+        help="Categorical levels seen fewer times are pooled into <other>.")] = 5,
+    max_levels: Annotated[int, typer.Option(
+        help="At most this many levels per categorical column (most frequent first).")] = 100,
     tol: Annotated[float, typer.Option(help="Relative duality-gap tolerance.")] = 1e-7,
     max_iter: Annotated[int, typer.Option(help="Maximum sweeps per alpha.")] = 10_000,
+    delimiter: DelimiterOpt = None,
+    quote_char: QuoteOpt = '"',
+    no_quoting: NoQuotingOpt = False,
+    encoding: EncodingOpt = "utf-8",
+    na_value: NaValueOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
 ) -> None:
-    """Cross-validate over alpha x l1_ratio, refit on all rows and write the model."""
+    """Cross-validate over alpha x l1_ratio, refit on all rows and write the model.
+
+    Columns are numeric, boolean or categorical (text, or named with --categorical);
+    missing values are imputed and categoricals one-hot encoded, all learned here and
+    stored in the model. Rows whose target is missing are skipped and counted.
+    """
     from enet.artifact import check_output_path, save_model
     from enet.train import TrainConfig, train_file
 
     with _user_errors():
-        config = TrainConfig(target=target, exclude=list(exclude or []), weight=weight,
+        config = TrainConfig(target=target, exclude=_names(exclude), weight=weight,
                              group=group, l1_ratios=_parse_ratios(l1_ratio), n_alphas=n_alphas,
                              eps=eps, folds=folds, seed=seed, selection=selection,
-                             standardize=standardize, tol=tol, max_iter=max_iter)
+                             standardize=standardize, tol=tol, max_iter=max_iter,
+                             categorical=_names(categorical), impute=impute,
+                             impute_value=impute_value, missing_indicator=missing_indicator,
+                             min_frequency=min_frequency, max_levels=max_levels)
         config.validate()
+        csv = _csv_options(delimiter, quote_char, no_quoting, encoding, na_value)
         check_output_path(output)          # fail before a long training, not after
         start = time.perf_counter()
-        with _progress("reading", quiet) as progress:
-            model = train_file(data, config, progress)
+        with _progress(quiet) as progress:
+            model = train_file(data, config, progress, csv)
         elapsed = time.perf_counter() - start
         save_model(model, output)
         if not quiet:
@@ -147,7 +241,14 @@ def _print_summary(model, output: str, elapsed: float) -> None:
     t = Table(title="enet train", show_header=False, title_justify="left")
     t.add_column(style="bold")
     t.add_column()
-    t.add_row("rows / features", f"{model.profile['n_rows']:,} / {len(model.features)}")
+    prof = model.profile
+    kinds = [c.kind for c in model.inputs]
+    t.add_row("rows", f"{prof['n_rows']:,}" + (
+        f" ({prof['rows_dropped_missing_target']:,} rows with a missing target skipped)"
+        if prof.get("rows_dropped_missing_target") else ""))
+    t.add_row("inputs", ", ".join(f"{kinds.count(k)} {k}" for k in ("numeric", "boolean",
+                                                                     "categorical")
+                                  if kinds.count(k)) + f" -> {len(model.features)} features")
     t.add_row("folds", f"{model.params['folds']} ({model.params['fold_rule']})")
     t.add_row("alpha", f"{model.alpha:.6g}")
     t.add_row("l1_ratio", f"{model.l1_ratio:g}")
@@ -172,18 +273,34 @@ def predict(
                                          help="Output file (.csv or .parquet).")],
     keep: Annotated[Optional[list[str]], typer.Option(
         help="Input column to copy to the output (e.g. an ID); repeat for several.")] = None,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Reject columns the model does not use and categorical levels not "
+                         "seen in training, instead of noting them.")] = False,
+    delimiter: DelimiterOpt = None,
+    quote_char: QuoteOpt = '"',
+    no_quoting: NoQuotingOpt = False,
+    encoding: EncodingOpt = "utf-8",
+    na_value: NaValueOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
 ) -> None:
-    """Score a table in input row order, writing a 'prediction' column."""
+    """Score a table in input row order, writing a 'prediction' column.
+
+    Missing values are filled as in training; unseen categorical levels are scored
+    as <other>; both are counted and reported.
+    """
     from enet.artifact import load_model
     from enet.score import predict_file
 
     with _user_errors():
+        csv = _csv_options(delimiter, quote_char, no_quoting, encoding, na_value)
         m = load_model(model)
-        with _progress("scoring", quiet) as progress:
-            rows = predict_file(m, data, output, list(keep or []), progress)
+        with _progress(quiet) as progress:
+            scoring = (lambda rows, frac: progress("scoring", rows, frac)) if progress else None
+            counts = predict_file(m, data, output, _names(keep), scoring, strict, csv)
         if not quiet:
-            err.print(f"wrote {rows:,} predictions to {output}", highlight=False)
+            for note in counts.notes():
+                err.print(f"note: {note}", highlight=False, soft_wrap=True)
+            err.print(f"wrote {counts.rows:,} predictions to {output}", highlight=False)
 
 
 @app.command()
@@ -223,6 +340,7 @@ def inspect(
         t.add_row("trained on", f"{lin.get('path')} ({lin.get('rows')} rows, sha256 "
                                 f"{str(lin.get('sha256'))[:12]}...) at {m.lineage.get('created')}")
         out.print(t)
+        out.print(_inputs_table(m))
         c = Table(title="nonzero coefficients (by |standardised coefficient|)",
                   title_justify="left")
         c.add_column("feature")
@@ -231,6 +349,30 @@ def inspect(
         for name, raw, std in m.nonzero_coefficients()[:top]:
             c.add_row(name, f"{raw:.8g}", f"{std:.6g}")
         out.print(c)
+
+
+def _inputs_table(m) -> Table:
+    """The feature manifest: each input column, its preprocessing and its share of features."""
+    t = Table(title="inputs (feature manifest)", title_justify="left")
+    for name, justify in (("column", "left"), ("type", "left"), ("missing", "right"),
+                          ("preprocessing", "left"), ("features", "right"), ("nonzero", "right")):
+        t.add_column(name, justify=justify)
+    prof = m.profile.get("inputs", {})
+    j = 0
+    for col in m.inputs:
+        width = len(col.feature_names())
+        nonzero = int(np.count_nonzero(m.coef[j:j + width]))
+        j += width
+        rate = prof.get(col.name, {}).get("missing_rate")
+        if col.kind == "categorical":
+            how = f"one-hot, {len(col.levels)} level(s)" + (" + <other>" if col.other else "") \
+                + (" + <missing>" if col.missing_level else "")
+        else:
+            how = f"missing -> {col.impute} {col.fill:.6g}" + (" + indicator" if col.indicator
+                                                              else "")
+        t.add_row(col.name, col.kind, "" if rate is None else f"{rate:.1%}", how, str(width),
+                  str(nonzero))
+    return t
 
 
 def main() -> None:

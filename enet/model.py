@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from enet.data.tabular import FeatureManifest, design_matrix, to_record_batch
+from enet.data.encode import Encoder, ScoreCounts
+from enet.data.manifest import FeatureManifest, InputColumn
+from enet.data.readers import memory_source
 
 __all__ = ["Model"]
 
@@ -18,7 +20,7 @@ class Model:
     Attributes
     ----------
     manifest : FeatureManifest
-        Input columns in coefficient order.
+        Input columns and their preprocessing; its features follow the coefficients.
     coef : ndarray (p,)
         Raw-scale coefficients: standardisation is folded in, so scoring is
         ``X @ coef + intercept`` on the original columns.
@@ -60,7 +62,17 @@ class Model:
 
     @property
     def features(self) -> list[str]:
+        """Feature (coefficient) names: inputs after encoding."""
         return self.manifest.features
+
+    @property
+    def inputs(self) -> list[InputColumn]:
+        """The input columns a table to score must have."""
+        return self.manifest.inputs
+
+    def encoder(self) -> Encoder:
+        """The encoder from input rows to this model's features."""
+        return Encoder(self.manifest.inputs)
 
     @property
     def n_nonzero(self) -> int:
@@ -70,15 +82,29 @@ class Model:
         """Predictions for a numeric matrix whose columns follow :attr:`features`."""
         return np.asarray(X, dtype=np.float64) @ self.coef + self.intercept
 
-    def predict(self, data, source: str = "input") -> np.ndarray:
-        """Predictions for a DataFrame, Arrow table or dict of columns.
+    def predict(self, data, strict: bool = False, counts: ScoreCounts | None = None
+                ) -> np.ndarray:
+        """Predictions for a pandas or polars DataFrame, Arrow table or dict of columns.
 
-        Columns are matched by name (order does not matter, extra columns are
-        ignored); missing columns or non-finite values raise ``DataError``.
+        The same validation as batch scoring: columns are matched by name (order
+        does not matter; extra columns are ignored, or rejected with ``strict``);
+        missing values are filled as in training; unseen categorical levels are
+        scored as "<other>" (rejected with ``strict``). ``counts``, if given,
+        records what was filled, unseen or ignored.
+
+        Raises
+        ------
+        DataError
+            Missing columns, a value of the wrong type, an infinite value.
         """
-        batch = to_record_batch(data, source)
-        return self.predict_matrix(design_matrix(batch, self.features, 0, source,
-                                                 hint="the model needs it as a number"))
+        source = memory_source(data, "input")
+        encoder = self.encoder()
+        extra = encoder.check_columns(source.columns, source.path, strict)
+        if counts is not None:
+            counts.extra_columns.extend(extra)
+        parts = [self.predict_matrix(X) for _, X, _ in encoder.batches(source, strict,
+                                                                        counts=counts)]
+        return np.concatenate(parts) if parts else np.empty(0)
 
     def nonzero_coefficients(self) -> list[tuple[str, float, float]]:
         """(name, raw coefficient, standardised coefficient), largest |standardised| first."""
@@ -91,6 +117,8 @@ class Model:
         p = len(self.features)
         if p == 0 or len(set(self.features)) != p:
             raise ValueError("the feature list is empty or has duplicates")
+        if len(set(self.manifest.input_names)) != len(self.inputs):
+            raise ValueError("an input column is listed twice")
         for name, arr in (("coef", self.coef), ("coef_std", self.coef_std),
                           ("mean", self.x_mean), ("scale", self.x_scale)):
             if arr.shape != (p,) or not np.all(np.isfinite(arr)):
@@ -112,11 +140,11 @@ class Model:
 
     # -- serialisation (the artifact module owns files and checksums) ------------------
     def to_json(self) -> dict:
-        feats = self.manifest.to_json()
-        for j, f in enumerate(feats["features"]):
+        manifest = self.manifest.to_json()
+        for j, f in enumerate(manifest["features"]):
             f.update(coef=float(self.coef[j]), coef_std=float(self.coef_std[j]),
                      mean=float(self.x_mean[j]), scale=float(self.x_scale[j]))
-        return {"manifest": feats, "intercept": float(self.intercept), "alpha": self.alpha,
+        return {"manifest": manifest, "intercept": float(self.intercept), "alpha": self.alpha,
                 "l1_ratio": self.l1_ratio, "params": self.params,
                 "certificate": self.certificate, "metrics": self.metrics,
                 "profile": self.profile, "lineage": self.lineage}
@@ -124,7 +152,10 @@ class Model:
     @classmethod
     def from_json(cls, data: dict, arrays: dict[str, np.ndarray]) -> "Model":
         feats = data["manifest"]["features"]
-        return cls(FeatureManifest.from_json(data["manifest"]),
+        manifest = FeatureManifest.from_json(data["manifest"])
+        if [f["name"] for f in feats] != manifest.features:
+            raise ValueError("the feature list does not match the inputs' encoding")
+        return cls(manifest,
                    np.array([f["coef"] for f in feats], dtype=np.float64),
                    float(data["intercept"]),
                    np.array([f["coef_std"] for f in feats], dtype=np.float64),

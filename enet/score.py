@@ -11,8 +11,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from enet._fs import public_mode
-from enet.data.readers import InferredTypeError, open_source
-from enet.data.tabular import design_matrix
+from enet.data.encode import Encoder, ScoreCounts
+from enet.data.readers import CsvOptions, InferredTypeError, open_source
 from enet.exceptions import DataError, UsageError
 from enet.model import Model
 
@@ -31,30 +31,37 @@ def _output_format(path: str) -> str:
 
 
 def predict_file(model: Model, input_path: str | os.PathLike, output_path: str | os.PathLike,
-                 keep: list[str] = (), progress: Callable[[int], None] | None = None) -> int:
+                 keep: list[str] = (),
+                 progress: Callable[[int, "float | None"], None] | None = None,
+                 strict: bool = False, csv_options: CsvOptions | None = None) -> ScoreCounts:
     """Score every row of a table, keeping row order.
 
     Parameters
     ----------
     model : Model
     input_path : path
-        CSV or Parquet; columns are matched by name, extra columns ignored.
+        CSV or Parquet; columns are matched by name; extra columns are ignored
+        (an error with ``strict``).
     output_path : path
         ``.csv`` or ``.parquet``; written to a temporary file and renamed, so a
         failure never leaves a partial output.
     keep : list of str
         Input columns copied to the output before the ``prediction`` column.
     progress : callable, optional
-        Called with the number of rows after each chunk.
+        ``progress(rows, fraction)`` after each chunk (fraction None if unknown).
+    strict : bool
+        Reject extra columns and unseen categorical levels instead of noting them.
+    csv_options : CsvOptions, optional
+        Delimiter, quoting, encoding and missing-value spellings of a CSV input.
 
     Returns
     -------
-    int
-        Number of rows scored.
+    ScoreCounts
+        Rows scored, values filled, unseen levels, ignored columns.
     """
     output_path = os.fspath(output_path)
     fmt = _output_format(output_path)
-    source = open_source(input_path)
+    source = open_source(input_path, csv_options)
     if os.path.abspath(output_path) == os.path.abspath(source.path) or (
             os.path.exists(output_path) and os.path.samefile(output_path, source.path)):
         raise UsageError(f"{output_path}: the output would overwrite the input; choose "
@@ -62,15 +69,15 @@ def predict_file(model: Model, input_path: str | os.PathLike, output_path: str |
     if os.path.isdir(output_path):
         raise UsageError(f"{output_path} is a directory; -o needs a file name")
     keep = list(dict.fromkeys(keep))                      # each kept column once
-    missing = [f for f in model.features if f not in source.columns]
-    if missing:
-        raise DataError(f"{source.path}: missing required column(s): {', '.join(missing)}")
+    encoder = model.encoder()
+    counts = ScoreCounts()
+    counts.extra_columns = encoder.check_columns(source.columns, source.path, strict, keep)
     unknown = [k for k in keep if k not in source.columns]
     if unknown:
         raise DataError(f"{source.path}: --keep column(s) not found: {', '.join(unknown)}")
     if PREDICTION in keep:
         raise UsageError(f"--keep {PREDICTION} would clash with the output column; rename it")
-    text = [k for k in keep if k not in model.features]
+    text = [k for k in keep if k not in model.manifest.input_names]
     parent = os.path.dirname(os.path.abspath(output_path))
     os.makedirs(parent, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=".tmp-predict-",
@@ -78,15 +85,18 @@ def predict_file(model: Model, input_path: str | os.PathLike, output_path: str |
     os.close(fd)
     try:
         try:      # kept columns in their own type; as text if the type drifts
-            rows = _score_into(model, source, tmp, fmt, keep, text, True, progress)
+            _score_into(model, encoder, source, tmp, fmt, keep, text, True, progress, strict,
+                        counts)
         except InferredTypeError:
-            rows = _score_into(model, source, tmp, fmt, keep, text, False, progress)
+            counts = ScoreCounts(extra_columns=counts.extra_columns)
+            _score_into(model, encoder, source, tmp, fmt, keep, text, False, progress, strict,
+                        counts)
         public_mode(tmp, 0o666)
         os.replace(tmp, output_path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return rows
+    return counts
 
 
 def _open_writer(path: str, fmt: str, schema: pa.Schema):
@@ -96,14 +106,13 @@ def _open_writer(path: str, fmt: str, schema: pa.Schema):
     return pq.ParquetWriter(path, schema)
 
 
-def _score_into(model: Model, source, tmp: str, fmt: str, keep: list[str], text: list[str],
-                infer_text: bool, progress) -> int:
+def _score_into(model: Model, encoder: Encoder, source, tmp: str, fmt: str, keep: list[str],
+                text: list[str], infer_text: bool, progress, strict: bool,
+                counts: ScoreCounts) -> None:
     writer = None
-    rows = 0
     try:
-        for batch in source.batches(model.features, text, infer_text=infer_text):
-            X = design_matrix(batch, model.features, rows, source.path,
-                              hint="the model needs it as a number")
+        for batch, X, _ in encoder.batches(source, strict, text=text, counts=counts,
+                                           infer_text=infer_text, progress=progress):
             pred = model.predict_matrix(X)
             cols = [batch.column(batch.schema.get_field_index(k)) for k in keep]
             out = pa.RecordBatch.from_arrays(cols + [pa.array(pred, pa.float64())],
@@ -111,9 +120,6 @@ def _score_into(model: Model, source, tmp: str, fmt: str, keep: list[str], text:
             if writer is None:
                 writer = _open_writer(tmp, fmt, out.schema)
             writer.write_batch(out)
-            rows += batch.num_rows
-            if progress:
-                progress(batch.num_rows)
         if writer is None:     # header only: still write a valid, empty output
             schema = pa.schema([(k, pa.string()) for k in keep] + [(PREDICTION, pa.float64())])
             writer = _open_writer(tmp, fmt, schema)
@@ -122,5 +128,4 @@ def _score_into(model: Model, source, tmp: str, fmt: str, keep: list[str], text:
     finally:
         if writer is not None:
             writer.close()
-    return rows
 

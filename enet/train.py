@@ -1,7 +1,8 @@
-"""The training job: a tabular file in, a cross-validated Model out.
+"""The training job: a table in, a cross-validated Model out.
 
-One streamed pass computes every fold's sufficient statistics (plus a pass
-over the group column when folds come from groups); the solver and the whole
+Two streamed passes: the first learns the schema's preprocessing (fill values,
+categorical levels, group sizes, the input profile); the second computes every
+fold's sufficient statistics of the encoded features. The solver and the whole
 CV grid then run on statistics only.
 """
 
@@ -15,19 +16,22 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import pyarrow as pa
 
 from enet.core.cv import CVResult, assign_group_folds, cross_validated_fit, kfold_ids, sum_stats
 from enet.core.path import DEFAULT_MAX_ITER, DEFAULT_TOL, PathResult
 from enet.core.stats import FoldAccumulator, SufficientStats
-from enet.data.readers import TableSource, open_source
-from enet.data.tabular import FeatureManifest, design_matrix, numeric_column, resolve_columns
+from enet.data.encode import Encoder
+from enet.data.manifest import FeatureManifest
+from enet.data.readers import CsvOptions, TableSource, memory_source, open_source
+from enet.data.schema import (TRAINING_HINT, ColumnRoles, SchemaOptions, as_text, decide_kinds,
+                              resolve_columns, scan_inputs)
 from enet.exceptions import DataError, UsageError
 from enet.model import Model
 
-__all__ = ["TrainConfig", "train_file", "build_model"]
+__all__ = ["TrainConfig", "train_file", "train_table", "build_model", "TrainSummary"]
 
-Progress = Callable[[int], None]
+# progress(stage, rows, fraction of the source read or None)
+Progress = Callable[[str, int, "float | None"], None]
 
 
 @dataclass
@@ -48,9 +52,21 @@ class TrainConfig:
     fit_intercept: bool = True
     tol: float = DEFAULT_TOL
     max_iter: int = DEFAULT_MAX_ITER
+    categorical: list[str] = field(default_factory=list)
+    impute: str = "mean"
+    impute_value: float = 0.0
+    missing_indicator: bool = True
+    min_frequency: int = 5
+    max_levels: int = 100
+
+    @property
+    def schema_options(self) -> SchemaOptions:
+        return SchemaOptions(self.impute, self.impute_value, self.missing_indicator,
+                             self.min_frequency, self.max_levels)
 
     def validate(self) -> None:
         """Raise UsageError for values outside their domain."""
+        self.schema_options.validate()
         if not self.l1_ratios:
             raise UsageError("--l1-ratio needs at least one value")
         for r in self.l1_ratios:
@@ -73,13 +89,27 @@ class TrainConfig:
 
 
 @dataclass
-class _Profile:
-    """Running per-column min/max (mean and sd come from the statistics)."""
+class TrainSummary:
+    """Row accounting of a training run (shown by the CLI, stored in the profile)."""
+
+    rows_read: int
+    rows_dropped_missing_target: int
+
+    @property
+    def rows_used(self) -> int:
+        return self.rows_read - self.rows_dropped_missing_target
+
+
+@dataclass
+class _Range:
+    """Running per-feature min/max (mean and sd come from the statistics)."""
 
     lo: np.ndarray | None = None
     hi: np.ndarray | None = None
 
     def update(self, X: np.ndarray) -> None:
+        if X.shape[0] == 0:
+            return
         lo, hi = X.min(axis=0), X.max(axis=0)
         self.lo = lo if self.lo is None else np.minimum(self.lo, lo)
         self.hi = hi if self.hi is None else np.maximum(self.hi, hi)
@@ -93,77 +123,57 @@ def _file_sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def _group_folds(source: TableSource, group: str, n_folds: int, seed: int,
-                 progress: Progress | None) -> dict[str, int]:
-    """First pass over the group column only: fold of every group label."""
-    counts: dict[str, int] = {}
-    offset = 0
-    for batch in source.batches([], [group]):
-        # labels compared as text, the same way as in the accumulation pass
-        labels = batch.column(0).cast(pa.string()).to_numpy(zero_copy_only=False)
-        def missing(v) -> bool:
-            return v is None or not v.strip() or v.lower() == "nan"
+def _table_sha256(source: TableSource) -> str:
+    """Fingerprint of an in-memory table: its schema and every buffer's bytes."""
+    h = hashlib.sha256(str(source.table.schema).encode())
+    for batch in source.table.to_batches():
+        for col in batch.columns:
+            for buf in col.buffers():
+                if buf is not None:
+                    h.update(memoryview(buf))
+    return h.hexdigest()
 
-        if any(missing(v) for v in labels):
-            i = next(i for i, v in enumerate(labels) if missing(v))
-            raise DataError(f"{source.path}: group column '{group}' row {offset + i + 1} is "
-                            f"missing; every row needs a group")
-        uniq, cnt = np.unique(labels.astype(str), return_counts=True)
-        for u, c in zip(uniq, cnt):
-            counts[u] = counts.get(u, 0) + int(c)
-        offset += batch.num_rows
-        if progress:
-            progress(batch.num_rows)
+
+def _group_folds(counts: dict[str, int], n_folds: int, seed: int, source: str
+                 ) -> dict[str, int]:
     labels = sorted(counts)
     try:
         folds = assign_group_folds(np.array([counts[g] for g in labels], dtype=float), n_folds,
                                    seed)
     except ValueError as exc:
-        raise DataError(f"{source.path}: {exc}; use fewer --folds") from None
+        raise DataError(f"{source}: {exc}; use fewer --folds") from None
     return dict(zip(labels, folds.tolist()))
 
 
-def _accumulate(source: TableSource, manifest: FeatureManifest, config: TrainConfig,
+def _accumulate(source: TableSource, encoder: Encoder, roles: ColumnRoles, config: TrainConfig,
                 group_folds: dict[str, int] | None, progress: Progress | None
-                ) -> tuple[list[SufficientStats], _Profile]:
-    numeric = manifest.features + [manifest.target] + ([manifest.weight] if manifest.weight else [])
-    text = [manifest.group] if manifest.group else []
-    acc = FoldAccumulator(len(manifest.features), config.folds)
-    profile = _Profile()
-    offset = 0
-    for batch in source.batches(numeric, text):
+                ) -> tuple[list[SufficientStats], _Range]:
+    extra_numeric = [roles.target] + ([roles.weight] if roles.weight else [])
+    extra_text = [roles.group] if roles.group else []
+    acc = FoldAccumulator(encoder.width, config.folds)
+    ranges = _Range()
+    hints = {c: TRAINING_HINT.format(name=c) for c in encoder.numeric + encoder.booleans}
+    report = (lambda rows, frac: progress("reading", rows, frac)) if progress else None
+    for batch, X, offset in encoder.batches(source, numeric=extra_numeric, text=extra_text,
+                                            hint=hints, progress=report):
         m = batch.num_rows
-        if m == 0:
-            continue
-        X = design_matrix(batch, manifest.features, offset, source.path)
-        y = numeric_column(batch, manifest.target, offset, source.path, "target",
-                           hint="the target must be numeric")
-        w = None
-        if manifest.weight:
-            w = numeric_column(batch, manifest.weight, offset, source.path, "weight",
-                               hint="weights must be numeric")
-            if (w < 0).any():
-                i = int(np.flatnonzero(w < 0)[0])
-                raise DataError(f"{source.path}: weight '{manifest.weight}' row {offset + i + 1} "
-                                f"is {w[i]}; weights must be >= 0")
+        col = {n: batch.column(i) for i, n in enumerate(batch.schema.names)}
+        y = col[roles.target].to_numpy(zero_copy_only=False)
+        keep = ~np.isnan(y)
+        w = col[roles.weight].to_numpy(zero_copy_only=False) if roles.weight else None
         if group_folds is not None:
-            labels = batch.column(batch.schema.get_field_index(manifest.group))
-            fold = np.array([group_folds[v] for v in labels.cast(pa.string()).to_pylist()],
+            labels = as_text(col[roles.group]).to_pylist()
+            fold = np.array([group_folds.get(v, -1) if v is not None else -1 for v in labels],
                             dtype=np.int64)
         else:
             fold = kfold_ids(offset, m, config.folds, config.seed)
-        acc.update(X, y, w, fold)
-        profile.update(X)
-        offset += m
-        if progress:
-            progress(m)
-    if offset == 0:
-        raise DataError(f"{source.path}: no data rows (only a header?)")
-    if offset < max(config.folds, 2):
-        advice = (f"use --folds {offset} or fewer" if offset >= 2 else "add rows")
-        raise DataError(f"{source.path}: {offset} row(s) are too few for {config.folds}-fold "
-                        f"cross-validation; {advice}")
-    return acc.folds(), profile
+        if not keep.all():
+            X, y, fold = X[keep], y[keep], fold[keep]
+            w = w[keep] if w is not None else None
+        if X.shape[0]:
+            acc.update(X, y, w, fold)
+            ranges.update(X)
+    return acc.folds(), ranges
 
 
 def _check_learnable(total: SufficientStats, source: str, manifest: FeatureManifest) -> None:
@@ -244,17 +254,20 @@ def _versions() -> dict[str, str]:
             "scikit-learn": sklearn.__version__, "python": platform.python_version()}
 
 
-def train_file(path: str | os.PathLike, config: TrainConfig,
-               progress: Progress | None = None) -> Model:
+def train_file(path: str | os.PathLike, config: TrainConfig, progress: Progress | None = None,
+               csv_options: CsvOptions | None = None) -> Model:
     """Train on a CSV or Parquet file with cross-validation over alpha x l1_ratio.
 
     Parameters
     ----------
     path : path
-        Training table (CSV, CSV.gz, TSV or Parquet); read in chunks.
+        Training table (CSV, CSV.gz, TSV or Parquet); read in chunks, twice.
     config : TrainConfig
     progress : callable, optional
-        Called with the number of rows after each chunk.
+        ``progress(stage, rows, fraction)`` after each chunk; stage is "scanning"
+        (first pass) or "reading" (second pass); fraction is None when unknown.
+    csv_options : CsvOptions, optional
+        Delimiter, quoting, encoding and extra missing-value spellings.
 
     Returns
     -------
@@ -266,24 +279,57 @@ def train_file(path: str | os.PathLike, config: TrainConfig,
         Bad input, with a one-line message.
     """
     config.validate()
-    source = open_source(path)
-    manifest = resolve_columns(source.columns, config.target, config.exclude, config.weight,
-                               config.group, source.path)
+    return _train_source(open_source(path, csv_options), config, progress)
+
+
+def train_table(data, config: TrainConfig, progress: Progress | None = None, y=None) -> Model:
+    """Train on an in-memory table: pandas or polars DataFrame, Arrow table, dict of
+    columns, or a 2-D numpy array (columns ``x0, x1, ...``; pass ``y`` and use
+    target "y").
+
+    Same preprocessing, validation and result as :func:`train_file`.
+    """
+    config.validate()
+    return _train_source(memory_source(data, "input", y=y), config, progress)
+
+
+def _train_source(source: TableSource, config: TrainConfig, progress: Progress | None) -> Model:
+    roles = resolve_columns(source.columns, config.target, config.exclude, config.weight,
+                            config.group, config.categorical, source.path)
+    kinds = decide_kinds(source, roles)
+    scan = scan_inputs(source, roles, kinds, config.schema_options,
+                       (lambda rows, frac: progress("scanning", rows, frac)) if progress else None)
+    summary = TrainSummary(scan.rows_read, scan.rows_dropped)
+    if summary.rows_used < max(config.folds, 2):
+        advice = (f"use --folds {summary.rows_used} or fewer" if summary.rows_used >= 2
+                  else "add rows")
+        raise DataError(f"{source.path}: {summary.rows_used} row(s) with a target are too few "
+                        f"for {config.folds}-fold cross-validation; {advice}")
     group_folds = None
     if config.group:
-        group_folds = _group_folds(source, config.group, config.folds, config.seed, progress)
-    folds, prof = _accumulate(source, manifest, config, group_folds, progress)
+        group_folds = _group_folds(scan.group_counts, config.folds, config.seed, source.path)
+    manifest = FeatureManifest(scan.inputs, roles.target, roles.weight, roles.group,
+                               roles.excluded)
+    encoder = Encoder(manifest.inputs)
+    folds, ranges = _accumulate(source, encoder, roles, config, group_folds, progress)
     total = sum_stats(folds)
     _check_learnable(total, source.path, manifest)
     xx, _, yy = total.moments(centred=True)
-    profile = {"n_rows": int(total.n_rows), "sum_weights": float(total.sum_w),
+    profile = {"n_rows": int(total.n_rows), "rows_read": summary.rows_read,
+               "rows_dropped_missing_target": summary.rows_dropped_missing_target,
+               "sum_weights": float(total.sum_w), "inputs": scan.profile,
                "features": {f: {"mean": float(total.mean_x[j]),
                                 "sd": float(np.sqrt(max(xx[j, j], 0.0))),
-                                "min": float(prof.lo[j]), "max": float(prof.hi[j])}
+                                "min": float(ranges.lo[j]), "max": float(ranges.hi[j])}
                             for j, f in enumerate(manifest.features)},
                "target": {"mean": float(total.mean_y), "sd": float(np.sqrt(yy))}}
-    lineage = {"data": {"path": os.path.abspath(source.path), "sha256": _file_sha256(source.path),
-                        "rows": int(total.n_rows), "format": source.format},
+    if source.format == "memory":
+        data = {"path": None, "sha256": _table_sha256(source), "format": "memory"}
+    else:
+        data = {"path": os.path.abspath(source.path), "sha256": _file_sha256(source.path),
+                "format": source.format}
+    data["rows"] = int(total.n_rows)
+    lineage = {"data": data,
                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                "versions": _versions()}
     try:

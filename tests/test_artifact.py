@@ -11,7 +11,7 @@ from enet.exceptions import ModelError
 from enet.train import TrainConfig, build_model
 from enet.core.stats import FoldAccumulator
 from enet.core.cv import kfold_ids
-from enet.data.tabular import FeatureManifest
+from enet.data.manifest import FeatureManifest, InputColumn
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def model(rng):
     y = X @ [1.0, 0.0, -2.0, 0.5] + rng.standard_normal(120)
     acc = FoldAccumulator(4, 3)
     acc.update(X, y, None, kfold_ids(0, 120, 3, 0))
-    manifest = FeatureManifest(["a", "b", "c", "d"], "y")
+    manifest = FeatureManifest([InputColumn(c, "numeric") for c in "abcd"], "y")
     return build_model(acc.folds(), manifest, TrainConfig(target="y", folds=3, n_alphas=10),
                        {"n_rows": 120}, {"note": "test"})
 

@@ -130,7 +130,7 @@ def _assert_one_line_error(r, *needles):
     (None, [], ["no such file"]),
     ("", [], ["empty"]),
     ("a,b,y\n", [], ["no data rows"]),
-    ("a,b,y\n1,2,3\n2,3,4\n", [], ["2 row(s) are too few for 5-fold", "--folds 2"]),
+    ("a,b,y\n1,2,3\n2,3,4\n", [], ["2 row(s) with a target are too few for 5-fold", "--folds 2"]),
     ("\ufeffa, b,y\n1,2,3\n4,1_000,6\n", [], ["column 'b' row 2: value '1_000' is not a number"]),
     ("a,b,y\n1,2,3\n4,5\n", [], ["row 2 has 2 fields, the header has 3"]),
     ("a,b,y\n1,2,3\n", ["--exclude", "y"], ["'y' is the target column and cannot also be excluded"]),
@@ -144,7 +144,17 @@ def _assert_one_line_error(r, *needles):
     ("a,b,y\n1,2,3\n2,3,3\n3,1,3\n4,4,3\n5,1,3\n6,2,3\n", [], ["target 'y' is constant"]),
     ("a,b,z\n1,2,3\n", [], ["target column 'y' not found"]),
     ("a,b,y\n1,2,3\n4,x,6\n", [], ["column 'b' row 2", "'x' is not a number"]),
-    ("a,b,y\n1,2,3\n4,,6\n", [], ["column 'b' row 2 is missing"]),
+    ("a,b,y\n1,,3\n4,,6\n", [], ["column 'b' has no values", "--exclude b"]),
+    ("a,b,y\n1,2,\n4,5,NA\n", [], ["the target 'y' is missing in every row"]),
+    ("a,b,y\n1,2,3\n4,5,x\n", [], ["column 'y' row 2: value 'x' is not a number"]),
+    ("a,b,y,w\n1,2,3,1\n4,5,6,\n", ["--weight", "w"], ["weight 'w' row 2 is missing"]),
+    ("a,b,y\n1,2,3\n4,5,6\n", ["--impute", "mode"], ["--impute must be mean, median"]),
+    ("a,b,y\n1,2,3\n4,5,6\n", ["--categorical", "q"], ["--categorical column(s) not found: q"]),
+    ("a,b,y\n1,2,3\n4,5,6\n", ["--categorical", "y"], ["'y' is the target column"]),
+    ("a,b,y\n1,2,3\n4,5,6\n", ["--encoding", "klingon"], ["not a known text encoding"]),
+    ("a,b,y\n1,2,3\n4,5,6\n", ["--delimiter", "::"], ["--delimiter must be one character"]),
+    ("a,b,y\n1,2,3\n4,5,6\n", ["--min-frequency", "0"], ["--min-frequency must be at least 1"]),
+    ("a,d,y\n1,2024-01-02,3\n4,2024-01-03,6\n", [], ["column 'd' has type", "--exclude d"]),
     ("a,b,y\n1,2,3\n4,inf,6\n", [], ["column 'b' row 2 is inf"]),
     ("a,b,y,w\n1,2,3,1\n4,5,6,-1\n", ["--weight", "w"], ["weight 'w' row 2 is -1"]),
     ("a,b,y\n1,2,3\n", ["--l1-ratio", "1.5"], ["--l1-ratio values must be in [0, 1]"]),
@@ -173,11 +183,11 @@ def test_bad_prediction_input(trained, tmp_path):
 
 def test_bad_value_in_prediction_leaves_no_partial_output(trained, diabetes_csv, tmp_path):
     df = pd.read_csv(diabetes_csv)
-    df.loc[300, "bmi"] = np.nan
+    df.loc[300, "bmi"] = np.inf
     src = tmp_path / "in.csv"
     df.to_csv(src, index=False)
     r = enet("predict", trained, src, "-o", tmp_path / "p.csv")
-    _assert_one_line_error(r, "column 'bmi' row 301 is missing")
+    _assert_one_line_error(r, "column 'bmi' row 301 is inf")
     assert not (tmp_path / "p.csv").exists()
     assert [f for f in os.listdir(tmp_path) if f.startswith(".tmp")] == []
 
@@ -248,7 +258,7 @@ def test_kept_column_whose_type_drifts_between_chunks_is_written_as_text(trained
     source = open_source(src)
     from enet.data.readers import InferredTypeError
     with pytest.raises(InferredTypeError):
-        list(source.batches([], ["id"], chunk_bytes=1 << 14, infer_text=True))
+        list(source.batches([], ["id"], chunk_bytes=1 << 14, infer_text=["id"]))
     assert [b.column(0).type for b in source.batches([], ["id"], chunk_bytes=1 << 14)][0] == \
         "string"
 

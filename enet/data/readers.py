@@ -1,29 +1,37 @@
-"""Chunked readers for CSV (optionally gzipped) and Parquet files.
+"""Chunked readers for CSV (optionally gzipped), Parquet and in-memory tables.
 
 Rows are never all in memory: every reader yields pyarrow RecordBatches of a
 bounded size. Conversion failures are turned into one-line errors naming the
-file, column, row and value.
+source, column, row and value.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
+import io
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from enet.exceptions import DataError
+from enet.exceptions import DataError, UsageError
 
-__all__ = ["TableSource", "open_source", "DEFAULT_CHUNK_BYTES", "InferredTypeError"]
+__all__ = ["TableSource", "CsvOptions", "BatchStream", "open_source", "memory_source",
+           "DEFAULT_CHUNK_BYTES", "InferredTypeError", "first_unconvertible", "NULL_VALUES"]
 
 DEFAULT_CHUNK_BYTES = 16 << 20
 _PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
-_CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".tsv", ".tsv.gz")
+_CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz", ".tsv", ".tsv.gz")
+# Arrow's default spellings of a missing value in CSV (pandas uses nearly the same list)
+NULL_VALUES = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+               "1.#QNAN", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null", "None")
 
 
 class InferredTypeError(DataError):
@@ -31,190 +39,387 @@ class InferredTypeError(DataError):
 
 
 @dataclass(frozen=True)
+class CsvOptions:
+    """How to parse a delimited text file.
+
+    Attributes
+    ----------
+    delimiter : str or None
+        Field separator; None sniffs ',' / ';' (and uses tab for .tsv).
+    quote_char : str or None
+        Quoting character; None turns quoting off.
+    encoding : str
+        Text encoding of the file (any Python codec name).
+    na_values : tuple of str
+        Extra spellings of a missing value, on top of :data:`NULL_VALUES`.
+    """
+
+    delimiter: str | None = None
+    quote_char: str | None = '"'
+    encoding: str = "utf-8"
+    na_values: tuple[str, ...] = ()
+
+    def validate(self) -> None:
+        """Raise UsageError for an unusable option."""
+        if self.delimiter is not None and len(self.delimiter) != 1:
+            raise UsageError(f"--delimiter must be one character; got {self.delimiter!r} "
+                             f"(use $'\\t' for tab)")
+        if self.quote_char is not None and len(self.quote_char) != 1:
+            raise UsageError(f"--quote-char must be one character; got {self.quote_char!r}")
+        try:
+            codecs.lookup(self.encoding)
+        except LookupError:
+            raise UsageError(f"--encoding {self.encoding!r} is not a known text encoding; "
+                             f"try utf-8, latin-1 or cp1252") from None
+
+
+class BatchStream:
+    """Record batches plus an estimate of how much of the source has been read."""
+
+    def __init__(self, batches: Iterator[pa.RecordBatch], fraction: Callable[[], float | None]):
+        self._batches = batches
+        self._fraction = fraction
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        return self._batches
+
+    @property
+    def fraction(self) -> float | None:
+        """Share of the source consumed so far (None when the size is unknown)."""
+        return self._fraction()
+
+
+class _CountingReader(io.RawIOBase):
+    """A binary file that counts the bytes handed out (progress of a CSV read)."""
+
+    def __init__(self, raw):
+        self._raw = raw
+        self.consumed = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self._raw.readinto(buffer)
+        self.consumed += n or 0
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+@dataclass(frozen=True)
 class TableSource:
-    """A tabular file: its path, format, column names and (where known) row count."""
+    """A table to stream: its name, format, column names and (where known) row count.
+
+    ``format`` is "csv", "parquet" or "memory" (an Arrow table built from a
+    DataFrame, Arrow data or arrays).
+    """
 
     path: str
     format: str
     columns: list[str]
     arrow_types: dict[str, pa.DataType] | None
     n_rows: int | None
-    delimiter: str = ","
+    csv: CsvOptions = field(default_factory=CsvOptions)
+    table: pa.Table | None = None
+    size: int | None = None
 
-    def batches(self, numeric: list[str], text: list[str] = (),
-                chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-                infer_text: bool = False) -> Iterator[pa.RecordBatch]:
-        """Stream the named columns: ``numeric`` as float64, ``text`` as strings.
+    # ------------------------------------------------------------------ reading
+    def batches(self, numeric: list[str], text: list[str] = (), booleans: list[str] = (),
+                chunk_bytes: int = DEFAULT_CHUNK_BYTES, infer_text: list[str] = (),
+                hint: str | dict[str, str] = "fix or remove the value") -> BatchStream:
+        """Stream the named columns: ``numeric`` and ``booleans`` as float64 (missing
+        as NaN), ``text`` as strings from CSV or in their stored type otherwise.
 
-        From Parquet, ``text`` columns keep their stored type. From CSV they are
-        strings, or with ``infer_text`` the type Arrow infers from the first chunk
-        (a later chunk that does not fit raises ``InferredTypeError``).
+        CSV ``text`` columns named in ``infer_text`` get the type Arrow infers from
+        the first chunk (a later chunk that does not fit raises
+        ``InferredTypeError``). ``hint`` ends the message about a value that is
+        not a number (``{name}`` in it becomes the column name); a dict gives
+        the hint per column.
 
         Raises
         ------
         DataError
-            A value that is not a number, with its column, row and value.
+            A value that cannot be converted, with its column, row and value.
         """
-        if self.format == "parquet":
-            yield from self._parquet_batches(numeric, text, chunk_bytes)
-        else:
-            yield from self._csv_batches(numeric, text, chunk_bytes, infer_text)
+        if self.format == "csv":
+            return self._csv_batches(list(numeric), list(text), list(booleans), chunk_bytes,
+                                     infer_text, hint)
+        return self._native_batches(list(numeric) + list(booleans), list(text), chunk_bytes,
+                                    hint)
 
-    def _parquet_batches(self, numeric, text, chunk_bytes):
-        pf = pq.ParquetFile(self.path)
+    def _native_batches(self, numeric, text, chunk_bytes, hint) -> BatchStream:
         for name in numeric:
             t = self.arrow_types[name]
-            if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
-                    or pa.types.is_decimal(t) or pa.types.is_null(t)):
+            if not _is_number_type(t) and not (pa.types.is_string(t) or
+                                               pa.types.is_large_string(t)):
                 raise DataError(f"{self.path}: column '{name}' has type {t}, not a number; "
                                 f"pass --exclude {name} to leave it out")
-        width = max(1, len(numeric) + len(text))
+        names = numeric + text
+        width = max(1, len(names))
         batch_rows = max(1024, chunk_bytes // (8 * width))
-        offset = 0
-        for batch in pf.iter_batches(batch_size=batch_rows, columns=list(numeric) + list(text)):
-            arrays = []
-            for n in list(numeric) + list(text):
-                col = batch.column(batch.schema.get_field_index(n))
-                if n not in numeric:
-                    arrays.append(col)
-                    continue
-                try:
-                    arrays.append(col.cast(pa.float64()))
-                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                    raise DataError(f"{self.path}: column '{n}' (rows {offset + 1}-"
-                                    f"{offset + batch.num_rows}) cannot be read as "
-                                    f"{'a number' if n in numeric else 'text'}: "
-                                    f"{str(exc).splitlines()[0]}") from None
-            offset += batch.num_rows
-            yield pa.RecordBatch.from_arrays(arrays, names=list(numeric) + list(text))
+        done = [0]
+        if self.format == "parquet":
+            pf = pq.ParquetFile(self.path)
+            raw = pf.iter_batches(batch_size=batch_rows, columns=names)
+        else:
+            raw = self.table.select(names).to_batches(max_chunksize=batch_rows)
 
-    def _csv_batches(self, numeric, text, chunk_bytes, infer_text=False):
-        types = {n: pa.float64() for n in numeric}
-        if not infer_text:
-            types.update({n: pa.string() for n in text})
-        convert = pacsv.ConvertOptions(column_types=types,
-                                       include_columns=list(numeric) + list(text))
+        def gen() -> Iterator[pa.RecordBatch]:
+            for batch in raw:
+                arrays = []
+                for n in names:
+                    col = batch.column(batch.schema.get_field_index(n))
+                    if n in numeric:
+                        col = self._to_float(col, n, done[0], hint)
+                    arrays.append(col)
+                done[0] += batch.num_rows
+                yield pa.RecordBatch.from_arrays(arrays, names=names)
+
+        return BatchStream(gen(), lambda: done[0] / self.n_rows if self.n_rows else None)
+
+    def _to_float(self, col: pa.Array, name: str, offset: int, hint: str) -> pa.Array:
+        if pa.types.is_dictionary(col.type):
+            col = col.dictionary_decode()
+        try:
+            return col.cast(pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+                i = first_unconvertible(col, pa.float64())
+                raise DataError(f"{self.path}: column '{name}' row {offset + i + 1}: value "
+                                f"{col[i].as_py()!r} is not a number; {_hint_for(hint, name)}") from None
+            raise DataError(f"{self.path}: column '{name}' (rows {offset + 1}-"
+                            f"{offset + len(col)}) cannot be read as a number: "
+                            f"{str(exc).splitlines()[0]}") from None
+
+    def _read_options(self, chunk_bytes: int) -> pacsv.ReadOptions:
         # our own (stripped, BOM-free) header names; the header line itself is skipped
-        read = pacsv.ReadOptions(block_size=chunk_bytes, column_names=self.columns, skip_rows=1)
+        return pacsv.ReadOptions(block_size=chunk_bytes, column_names=self.columns, skip_rows=1,
+                                 encoding=self.csv.encoding)
+
+    def _parse_options(self, on_invalid_row=None) -> pacsv.ParseOptions:
+        quote = self.csv.quote_char
+        return pacsv.ParseOptions(delimiter=self.csv.delimiter, quote_char=quote or False,
+                                  double_quote=quote is not None,
+                                  invalid_row_handler=on_invalid_row)
+
+    def _convert_options(self, types: dict, include: list[str]) -> pacsv.ConvertOptions:
+        return pacsv.ConvertOptions(column_types=types, include_columns=include,
+                                    null_values=list(NULL_VALUES) + list(self.csv.na_values),
+                                    strings_can_be_null=True)
+
+    def _open_counted(self) -> tuple[object, _CountingReader]:
+        counter = _CountingReader(open(self.path, "rb", buffering=0))
+        stream = io.BufferedReader(counter, 1 << 20)
+        if self.path.lower().endswith(".gz"):
+            stream = gzip.GzipFile(fileobj=stream, mode="rb")
+        return stream, counter
+
+    def _csv_batches(self, numeric, text, booleans, chunk_bytes, infer_text, hint
+                     ) -> BatchStream:
+        types = {n: pa.float64() for n in numeric}
+        types.update({n: pa.bool_() for n in booleans})
+        types.update({n: pa.string() for n in text if n not in set(infer_text)})
+        include = numeric + booleans + text
+        convert = self._convert_options(types, include)
         bad_rows: list = []
 
         def on_invalid_row(row) -> str:
             bad_rows.append(row)
             return "error"
 
-        parse = pacsv.ParseOptions(delimiter=self.delimiter, invalid_row_handler=on_invalid_row)
-        try:
-            reader = pacsv.open_csv(self.path, read_options=read, parse_options=parse,
-                                    convert_options=convert)
-            for batch in reader:
-                yield batch
-        except pa.ArrowInvalid as exc:
-            if bad_rows:
-                row = bad_rows[0]
-                number = _first_ragged_row(self, row.expected_columns)
-                where = f"row {number}" if number else "a row"
-                raise DataError(f"{self.path}: {where} has {row.actual_columns} fields, the "
-                                f"header has {row.expected_columns}: {row.text[:80]!r}; fix "
-                                f"the row") from None
-            raise self._explain_csv_error(exc, numeric, text) from None
+        stream, counter = self._open_counted()
 
-    def _explain_csv_error(self, exc: Exception, numeric, text) -> DataError:
+        def gen() -> Iterator[pa.RecordBatch]:
+            try:
+                reader = pacsv.open_csv(stream, read_options=self._read_options(chunk_bytes),
+                                        parse_options=self._parse_options(on_invalid_row),
+                                        convert_options=convert)
+                for batch in reader:
+                    if booleans:
+                        batch = _booleans_as_float(batch, booleans)
+                    yield batch
+            except pa.ArrowInvalid as exc:
+                if bad_rows:
+                    row = bad_rows[0]
+                    number = _first_ragged_row(self, row.expected_columns)
+                    where = f"row {number}" if number else "a row"
+                    raise DataError(f"{self.path}: {where} has {row.actual_columns} fields, "
+                                    f"the header has {row.expected_columns}: "
+                                    f"{row.text[:80]!r}; fix the row") from None
+                raise self._explain_csv_error(exc, numeric, booleans, text, hint) from None
+            finally:
+                stream.close()
+
+        size = self.size
+
+        def fraction() -> float | None:
+            return min(counter.consumed / size, 1.0) if size else None
+
+        return BatchStream(gen(), fraction)
+
+    def _explain_csv_error(self, exc: Exception, numeric, booleans, text,
+                           hint: str = "fix or remove the value") -> DataError:
         msg = str(exc)
         if "conversion error" in msg and "column #" in msg:
             idx = int(msg.split("column #")[1].split(":")[0])   # index in the file
             name = self.columns[idx]
-            if name not in numeric:
+            if name not in numeric and name not in booleans:
                 return InferredTypeError(f"{self.path}: column '{name}' changes type: "
                                          f"{msg.splitlines()[0]}")
-            row, value = _first_non_number(self, name)
-            return DataError(f"{self.path}: column '{name}' row {row}: value {value!r} is not a "
-                             f"number; fix or remove the value")
+            target = pa.float64() if name in numeric else pa.bool_()
+            row, value = _first_unconvertible_in_csv(self, name, target)
+            what = "a number" if name in numeric else "true/false"
+            return DataError(f"{self.path}: column '{name}' row {row}: value {value!r} is not "
+                             f"{what}; {_hint_for(hint, name)}")
+        if "UnicodeDecodeError" in msg or "codec" in msg or "decode" in msg.lower():
+            return DataError(f"{self.path}: the text is not valid {self.csv.encoding}; pass "
+                             f"--encoding (e.g. latin-1)")
         return DataError(f"{self.path}: cannot parse CSV: {msg.splitlines()[0]}")
 
-
-def _first_non_number(source: TableSource, column: str) -> tuple[int, str]:
-    """Find the first value of a CSV column Arrow cannot parse as a number (slow path).
-
-    Arrow's own parser decides, by bisection over casts, so the value reported is
-    exactly the one the fast path rejected.
-    """
-    convert = pacsv.ConvertOptions(column_types={column: pa.string()}, include_columns=[column])
-    read = pacsv.ReadOptions(column_names=source.columns, skip_rows=1)
-    reader = pacsv.open_csv(source.path, read_options=read,
-                            parse_options=pacsv.ParseOptions(delimiter=source.delimiter),
-                            convert_options=convert)
-
-    def parses(arr: pa.Array) -> bool:
+    def infer_csv_types(self, columns: list[str], chunk_bytes: int = DEFAULT_CHUNK_BYTES
+                        ) -> dict[str, pa.DataType]:
+        """Arrow's type for each named CSV column, inferred from the first chunk."""
+        convert = pacsv.ConvertOptions(include_columns=list(columns),
+                                       null_values=list(NULL_VALUES) + list(self.csv.na_values),
+                                       strings_can_be_null=True)
+        stream, _ = self._open_counted()
         try:
-            arr.cast(pa.float64())
+            reader = pacsv.open_csv(stream, read_options=self._read_options(chunk_bytes),
+                                    parse_options=self._parse_options(lambda row: "skip"),
+                                    convert_options=convert)
+            return {f.name: f.type for f in reader.schema}
+        except pa.ArrowInvalid as exc:
+            raise self._explain_csv_error(exc, [], [], columns) from None
+        finally:
+            stream.close()
+
+
+def _hint_for(hint: str | dict[str, str], name: str) -> str:
+    if isinstance(hint, dict):
+        return hint.get(name, "fix or remove the value")
+    return hint.format(name=name)
+
+
+def _is_number_type(t: pa.DataType) -> bool:
+    return (pa.types.is_floating(t) or pa.types.is_integer(t) or pa.types.is_boolean(t)
+            or pa.types.is_decimal(t) or pa.types.is_null(t))
+
+
+def _booleans_as_float(batch: pa.RecordBatch, booleans: list[str]) -> pa.RecordBatch:
+    arrays = [c.cast(pa.float64()) if n in booleans else c
+              for n, c in zip(batch.schema.names, batch.columns)]
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def first_unconvertible(arr: pa.Array, target: pa.DataType) -> int:
+    """Index of the first non-null value of ``arr`` that Arrow cannot cast to ``target``.
+
+    Bisection over casts, so the value reported is exactly one the fast path
+    rejected. Returns -1 when every value converts.
+    """
+    def converts(a: pa.Array) -> bool:
+        try:
+            a.cast(target)
             return True
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return False
 
-    offset = 0
-    for batch in reader:
-        col = batch.column(0)
-        if not parses(col):
-            lo, hi = 0, len(col)          # the first bad value lies in [lo, hi)
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                if parses(col.slice(lo, mid - lo)):
-                    lo = mid
-                else:
-                    hi = mid
-            return offset + lo + 1, col[lo].as_py()
-        offset += batch.num_rows
+    if converts(arr):
+        return -1
+    lo, hi = 0, len(arr)          # the first bad value lies in [lo, hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if converts(arr.slice(lo, mid - lo)):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def _first_unconvertible_in_csv(source: TableSource, column: str,
+                                target: pa.DataType) -> tuple[int, str]:
+    """1-based row and text of the first value of a CSV column not convertible (slow path)."""
+    convert = source._convert_options({column: pa.string()}, [column])
+    stream, _ = source._open_counted()
+    try:
+        reader = pacsv.open_csv(stream, read_options=source._read_options(DEFAULT_CHUNK_BYTES),
+                                parse_options=source._parse_options(), convert_options=convert)
+        offset = 0
+        for batch in reader:
+            col = batch.column(0)
+            i = first_unconvertible(col, target)
+            if i >= 0:
+                return offset + i + 1, col[i].as_py()
+            offset += batch.num_rows
+    finally:
+        stream.close()
     return -1, "?"
 
 
-def _open_text(path: str):
+def _open_text(path: str, encoding: str = "utf-8"):
     """A CSV file (optionally gzipped) as text, any UTF-8 byte-order mark dropped."""
-    opener = gzip.open if path.endswith(".gz") else open
-    return opener(path, "rt", encoding="utf-8-sig", newline="")
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    if codecs.lookup(encoding).name == "utf-8":
+        encoding = "utf-8-sig"
+    return opener(path, "rt", encoding=encoding, newline="")
 
 
 def _first_ragged_row(source: TableSource, expected: int) -> int | None:
     """1-based data row number of the first row with the wrong field count (slow path)."""
-    with _open_text(source.path) as fh:
-        for i, record in enumerate(csv.reader(fh, delimiter=source.delimiter)):
+    quote = source.csv.quote_char
+    with _open_text(source.path, source.csv.encoding) as fh:
+        reader = csv.reader(fh, delimiter=source.csv.delimiter, quotechar=quote or '"',
+                            quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE)
+        for i, record in enumerate(reader):
             if i > 0 and record and len(record) != expected:
                 return i
     return None
 
 
-def _sniff_csv_header(path: str) -> tuple[list[str], str]:
+def _sniff_csv_header(path: str, options: CsvOptions) -> tuple[list[str], str]:
     try:
-        with _open_text(path) as fh:
+        with _open_text(path, options.encoding) as fh:
             head = fh.read(64 * 1024)
             if not head.strip():
                 raise DataError(f"{path}: the file is empty; it needs a header row and data rows")
             first_line = head.splitlines()[0]
-            delimiter = "\t" if ".tsv" in path.lower() else ","
-            if delimiter == "," and first_line.count(";") > 0 and first_line.count(",") == 0:
-                delimiter = ";"
+            delimiter = options.delimiter
+            if delimiter is None:
+                delimiter = "\t" if ".tsv" in path.lower() else ","
+                if delimiter == "," and first_line.count(";") > 0 and first_line.count(",") == 0:
+                    delimiter = ";"
             fh.seek(0)
-            header = next(csv.reader(fh, delimiter=delimiter))
+            quote = options.quote_char
+            header = next(csv.reader(fh, delimiter=delimiter, quotechar=quote or '"',
+                                     quoting=csv.QUOTE_MINIMAL if quote else csv.QUOTE_NONE))
     except UnicodeDecodeError:
-        raise DataError(f"{path}: not UTF-8 text; convert the file to UTF-8") from None
+        raise DataError(f"{path}: not valid {options.encoding} text; pass --encoding with the "
+                        f"file's encoding (e.g. latin-1) or convert it to UTF-8") from None
     except (OSError, EOFError, csv.Error) as exc:
         raise DataError(f"{path}: cannot read the header: {exc}") from None
     header = [h.strip() for h in header]
     broken = next((h for h in header if "\n" in h or "\r" in h), None)
     if broken is not None:
         raise DataError(f"{path}: column name {broken!r} contains a line break; rename it")
-    if any(h == "" for h in header):
-        raise DataError(f"{path}: the header has an empty column name (column "
-                        f"{header.index('') + 1}); name every column")
-    seen = set()
-    for h in header:
-        if h in seen:
-            raise DataError(f"{path}: column name '{h}' appears twice in the header; "
-                            f"rename one of them")
-        seen.add(h)
+    _check_names(path, header, "the header has an empty column name (column {i}); name every "
+                               "column")
     return header, delimiter
 
 
-def open_source(path: str | os.PathLike) -> TableSource:
+def _check_names(path: str, names: list[str], empty_message: str) -> None:
+    if "" in names:
+        raise DataError(f"{path}: " + empty_message.format(i=names.index("") + 1))
+    seen = set()
+    for h in names:
+        if h in seen:
+            raise DataError(f"{path}: column name '{h}' appears twice; rename one of them")
+        seen.add(h)
+
+
+def open_source(path: str | os.PathLike, csv_options: CsvOptions | None = None) -> TableSource:
     """Open a CSV or Parquet file and read its column names (not its rows).
 
     Raises
@@ -222,6 +427,8 @@ def open_source(path: str | os.PathLike) -> TableSource:
     DataError
         Missing, empty or unreadable file, or an unknown extension.
     """
+    csv_options = csv_options or CsvOptions()
+    csv_options.validate()
     path = os.fspath(path)
     if not os.path.exists(path):
         raise DataError(f"{path}: no such file")
@@ -238,17 +445,75 @@ def open_source(path: str | os.PathLike) -> TableSource:
         index = {c for c in meta.get("index_columns", []) if isinstance(c, str)}
         # a pandas index stored with the frame is row labels, not data
         names = [n for n in schema.names if n not in index and not n.startswith("__index_level_")]
-        if "" in names:
-            raise DataError(f"{path}: a column has an empty name; name every column")
-        dup = next((n for n in names if names.count(n) > 1), None)
-        if dup is not None:
-            raise DataError(f"{path}: column name '{dup}' appears twice; rename one of them")
+        _check_names(path, names, "a column has an empty name; name every column")
         return TableSource(path, "parquet", names, {f.name: f.type for f in schema},
-                           pf.metadata.num_rows)
+                           pf.metadata.num_rows, size=os.path.getsize(path))
     if lower.endswith(_CSV_SUFFIXES):
         if os.path.getsize(path) == 0:
             raise DataError(f"{path}: the file is empty; it needs a header row and data rows")
-        header, delimiter = _sniff_csv_header(path)
-        return TableSource(path, "csv", header, None, None, delimiter)
+        header, delimiter = _sniff_csv_header(path, csv_options)
+        opts = CsvOptions(delimiter, csv_options.quote_char, csv_options.encoding,
+                          tuple(csv_options.na_values))
+        return TableSource(path, "csv", header, None, None, opts, size=os.path.getsize(path))
     raise DataError(f"{path}: unknown file type; use .csv, .csv.gz, .tsv or .parquet")
 
+
+def memory_source(data, name: str = "input", y=None) -> TableSource:
+    """An in-memory table as a source: pandas or polars DataFrame, Arrow table or
+    record batch, dict of columns, or a 2-D numpy array (columns x0, x1, ...).
+
+    ``y`` (optional, with a numpy array) is added as column ``y``.
+    """
+    table = _to_arrow_table(data, name)
+    if y is not None:
+        y = np.asarray(y, dtype=np.float64).ravel()
+        if len(y) != table.num_rows:
+            raise DataError(f"{name}: y has {len(y)} values for {table.num_rows} rows")
+        if "y" in table.column_names:
+            raise DataError(f"{name}: a column is already named 'y'; pass the target by name")
+        table = table.append_column("y", pa.array(y))
+    names = [str(n) for n in table.column_names]
+    _check_names(name, names, "a column has an empty name; name every column")
+    table = table.rename_columns(names)
+    return TableSource(name, "memory", names, {f.name: f.type for f in table.schema},
+                       table.num_rows, table=table)
+
+
+def _to_arrow_table(data, name: str) -> pa.Table:
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    module = type(data).__module__.split(".")[0]
+    if module == "polars":
+        return data.to_arrow()
+    if module == "pandas" and hasattr(data, "columns"):
+        frame = data.copy(deep=False)
+        frame.columns = [str(c) for c in frame.columns]
+        try:
+            return pa.Table.from_pandas(frame, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise DataError(f"{name}: cannot read the DataFrame: {str(exc).splitlines()[0]}; "
+                            f"a column mixes types") from None
+    if isinstance(data, dict):
+        try:
+            return pa.table({str(k): v for k, v in data.items()})
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise DataError(f"{name}: cannot read the columns: {str(exc).splitlines()[0]}") \
+                from None
+    if isinstance(data, np.ndarray) or hasattr(data, "__array__"):
+        arr = np.asarray(data)
+        if arr.ndim != 2:
+            raise DataError(f"{name}: expected a 2-D array of rows x columns; got shape "
+                            f"{arr.shape}")
+        return pa.table({f"x{j}": arr[:, j] for j in range(arr.shape[1])})
+    raise DataError(f"{name}: expected a file path, DataFrame (pandas or polars), Arrow table, "
+                    f"dict of columns or 2-D array; got {type(data).__name__}")
+
+
+def null_count(arr: pa.Array) -> int:
+    """Missing values in an Arrow array, NaN included for floating types."""
+    n = arr.null_count
+    if pa.types.is_floating(arr.type):
+        n += int(pc.sum(pc.is_nan(arr)).as_py() or 0)
+    return n

@@ -1,0 +1,214 @@
+"""Rows to features: the one validation and encoding path for training and scoring.
+
+Training, batch scoring, ``Model.predict`` and the HTTP service all turn input
+rows into the feature matrix here, so they accept, reject, impute and count in
+exactly the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from enet.data.manifest import InputColumn
+from enet.data.readers import TableSource
+from enet.data.schema import as_text
+from enet.exceptions import DataError
+
+__all__ = ["Encoder", "ScoreCounts", "MAX_BLOCK_ELEMENTS"]
+
+# feature-matrix blocks stay below this many float64 values (32 MiB)
+MAX_BLOCK_ELEMENTS = 1 << 22
+SCORING_HINT = "the model needs it as a number"
+Progress = Callable[[int, "float | None"], None]
+
+
+@dataclass
+class ScoreCounts:
+    """What happened to the rows while encoding: imputations, unseen levels, extras."""
+
+    rows: int = 0
+    missing: dict[str, int] = field(default_factory=dict)
+    unseen: dict[str, int] = field(default_factory=dict)
+    extra_columns: list[str] = field(default_factory=list)
+
+    def add(self, table: dict[str, int], name: str, count: int) -> None:
+        if count:
+            table[name] = table.get(name, 0) + int(count)
+
+    def to_json(self) -> dict:
+        return {"rows": self.rows, "missing": dict(self.missing), "unseen": dict(self.unseen),
+                "extra_columns": list(self.extra_columns)}
+
+    def notes(self) -> list[str]:
+        """One human-readable line per kind of event (empty when nothing happened)."""
+        lines = []
+        if self.missing:
+            lines.append("missing values filled as in training: " + _listing(self.missing))
+        if self.unseen:
+            lines.append("levels not seen in training, scored as <other>: "
+                         + _listing(self.unseen))
+        if self.extra_columns:
+            shown = ", ".join(self.extra_columns[:10])
+            more = f" and {len(self.extra_columns) - 10} more" if len(self.extra_columns) > 10 \
+                else ""
+            lines.append(f"ignored {len(self.extra_columns)} column(s) the model does not use: "
+                         f"{shown}{more}")
+        return lines
+
+
+def _listing(table: dict[str, int]) -> str:
+    items = sorted(table.items(), key=lambda kv: -kv[1])
+    text = ", ".join(f"{k} ({v:,} row{'' if v == 1 else 's'})" for k, v in items[:10])
+    return text + (f" and {len(items) - 10} more columns" if len(items) > 10 else "")
+
+
+class Encoder:
+    """Turns Arrow batches holding a model's input columns into its feature matrix.
+
+    Parameters
+    ----------
+    inputs : list of InputColumn
+        The manifest's inputs, in feature order.
+    """
+
+    def __init__(self, inputs: list[InputColumn]):
+        self.inputs = list(inputs)
+        self.feature_names = [f for c in self.inputs for f in c.feature_names()]
+        self.width = len(self.feature_names)
+        self._offsets = np.cumsum([0] + [len(c.feature_names()) for c in self.inputs])
+        self._levels = {c.name: pa.array(list(c.levels), pa.string())
+                        for c in self.inputs if c.kind == "categorical"}
+        self.numeric = [c.name for c in self.inputs if c.kind == "numeric"]
+        self.booleans = [c.name for c in self.inputs if c.kind == "boolean"]
+        self.text = [c.name for c in self.inputs if c.kind == "categorical"]
+
+    # ---------------------------------------------------------------- columns
+    def check_columns(self, columns: list[str], source: str, strict: bool = False,
+                      allowed: list[str] = ()) -> list[str]:
+        """Check a table's columns; return the extra ones (in table order).
+
+        Raises
+        ------
+        DataError
+            Naming every missing input column at once; in strict mode also any
+            column the model does not use (apart from ``allowed``).
+        """
+        present = set(columns)
+        missing = [c.name for c in self.inputs if c.name not in present]
+        if missing:
+            raise DataError(f"{source}: missing required column(s): {', '.join(missing)}")
+        needed = {c.name for c in self.inputs} | set(allowed)
+        extra = [c for c in columns if c not in needed]
+        if strict and extra:
+            raise DataError(f"{source}: column(s) the model does not use: {', '.join(extra)}; "
+                            f"remove them or score without --strict")
+        return extra
+
+    def batches(self, source: TableSource, strict: bool = False, numeric: list[str] = (),
+                text: list[str] = (), counts: ScoreCounts | None = None,
+                infer_text: bool = False, hint: str | dict = SCORING_HINT,
+                progress: Progress | None = None
+                ) -> Iterator[tuple[pa.RecordBatch, np.ndarray, int]]:
+        """Stream ``(batch, X, row_offset)`` for a source: X is the feature matrix of
+        the batch's rows; ``numeric``/``text`` are further columns to read along
+        (with ``infer_text``, CSV ``text`` columns in the type Arrow infers).
+
+        Batches are cut so X stays below :data:`MAX_BLOCK_ELEMENTS` values.
+        ``progress(rows, fraction)`` is called after each chunk read.
+        """
+        extra_numeric = [c for c in numeric if c not in self.numeric + self.booleans]
+        extra_text = [c for c in text if c not in self.text + self.numeric + self.booleans]
+        stream = source.batches(self.numeric + extra_numeric, self.text + extra_text,
+                                self.booleans, infer_text=extra_text if infer_text else (),
+                                hint=hint)
+        rows_per_block = max(1, MAX_BLOCK_ELEMENTS // max(self.width, 1))
+        offset = 0
+        for big in stream:
+            for start in range(0, big.num_rows, rows_per_block):
+                batch = big.slice(start, rows_per_block)
+                X = self.transform(batch, offset, source.path, strict, counts)
+                yield batch, X, offset
+                offset += batch.num_rows
+            if progress:
+                progress(big.num_rows, stream.fraction)
+
+    # ---------------------------------------------------------------- encoding
+    def transform(self, batch: pa.RecordBatch, row_offset: int = 0, source: str = "input",
+                  strict: bool = False, counts: ScoreCounts | None = None) -> np.ndarray:
+        """The (rows x features) float64 matrix of one batch.
+
+        Numeric columns must already be float64 (missing as NaN or null).
+
+        Raises
+        ------
+        DataError
+            An infinite value, or in strict mode an unseen level (column, row, value).
+        """
+        m = batch.num_rows
+        X = np.zeros((m, self.width))
+        names = batch.schema.names
+        for k, col in enumerate(self.inputs):
+            arr = batch.column(names.index(col.name))
+            j = int(self._offsets[k])
+            if col.kind == "categorical":
+                self._encode_categorical(col, arr, X, j, row_offset, source, strict, counts)
+            else:
+                self._encode_numeric(col, arr, X, j, row_offset, source, counts)
+        if counts is not None:
+            counts.rows += m
+        return X
+
+    @staticmethod
+    def _encode_numeric(col: InputColumn, arr: pa.Array, X: np.ndarray, j: int,
+                        row_offset: int, source: str, counts: ScoreCounts | None) -> None:
+        if arr.type != pa.float64():
+            arr = arr.cast(pa.float64())
+        v = arr.to_numpy(zero_copy_only=False)
+        missing = np.isnan(v)
+        if np.isinf(v).any():
+            i = int(np.flatnonzero(np.isinf(v))[0])
+            raise DataError(f"{source}: column '{col.name}' row {row_offset + i + 1} is {v[i]}; "
+                            f"infinite values are not allowed: fix or drop the row")
+        if missing.any():
+            X[:, j] = np.where(missing, col.fill, v)
+            if col.indicator:
+                X[:, j + 1] = missing
+            if counts is not None:
+                counts.add(counts.missing, col.name, missing.sum())
+        else:
+            X[:, j] = v
+
+    def _encode_categorical(self, col: InputColumn, arr: pa.Array, X: np.ndarray, j: int,
+                            row_offset: int, source: str, strict: bool,
+                            counts: ScoreCounts | None) -> None:
+        arr = as_text(arr)
+        idx = pc.index_in(arr, value_set=self._levels[col.name]).to_numpy(zero_copy_only=False)
+        found = ~np.isnan(idx)
+        rows = np.flatnonzero(found)
+        X[rows, j + idx[found].astype(np.int64)] = 1.0
+        missing = arr.is_null().to_numpy(zero_copy_only=False)
+        unseen = ~found & ~missing
+        n_levels = len(col.levels)
+        other = j + n_levels if col.other else None
+        if unseen.any():
+            if strict:
+                i = int(np.flatnonzero(unseen)[0])
+                raise DataError(f"{source}: column '{col.name}' row {row_offset + i + 1}: level "
+                                f"{arr[i].as_py()!r} was not seen in training; fix it, or score "
+                                f"without --strict to treat it as {'<other>'}")
+            if other is not None:
+                X[unseen, other] = 1.0
+            if counts is not None:
+                counts.add(counts.unseen, col.name, unseen.sum())
+        if missing.any():
+            if col.missing_level:
+                X[missing, j + n_levels + int(col.other)] = 1.0
+            elif other is not None:
+                X[missing, other] = 1.0
+            if counts is not None:
+                counts.add(counts.missing, col.name, missing.sum())

@@ -1,0 +1,133 @@
+"""The feature manifest: which input columns a model reads and how each becomes features.
+
+An input column is numeric, boolean or categorical. Numeric and boolean columns
+give one feature (missing values replaced by a learned fill value) plus, when
+training saw missing values, a missing-indicator feature. A categorical column
+gives one indicator per kept level, one for the pooled rare levels ("other")
+and one for missing values, each only when training needed it. All indicators
+are penalised like any feature, so no reference level is dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["InputColumn", "FeatureManifest", "KINDS", "OTHER", "MISSING"]
+
+KINDS = ("numeric", "boolean", "categorical")
+OTHER = "<other>"
+MISSING = "<missing>"
+
+
+@dataclass(frozen=True)
+class InputColumn:
+    """One input column and its learned preprocessing.
+
+    Attributes
+    ----------
+    name : str
+    kind : {"numeric", "boolean", "categorical"}
+    impute : {"mean", "median", "constant"}
+        How ``fill`` was learned (numeric and boolean columns).
+    fill : float
+        Value that replaces a missing numeric/boolean entry.
+    indicator : bool
+        A 0/1 feature marks rows where the value was missing.
+    levels : tuple of str
+        Categorical levels with their own indicator, most frequent first.
+    other : bool
+        An indicator for levels pooled as rare in training (and unseen ones
+        when scoring).
+    missing_level : bool
+        An indicator for missing categorical values.
+    """
+
+    name: str
+    kind: str
+    impute: str = "mean"
+    fill: float = 0.0
+    indicator: bool = False
+    levels: tuple[str, ...] = ()
+    other: bool = False
+    missing_level: bool = False
+
+    def feature_names(self) -> list[str]:
+        """Names of the features (coefficients) this column produces, in order."""
+        if self.kind == "categorical":
+            names = [f"{self.name}={level}" for level in self.levels]
+            if self.other:
+                names.append(f"{self.name}={OTHER}")
+            if self.missing_level:
+                names.append(f"{self.name}={MISSING}")
+            return names
+        return [self.name] + ([f"{self.name}[missing]"] if self.indicator else [])
+
+    def to_json(self) -> dict:
+        if self.kind == "categorical":
+            return {"name": self.name, "type": self.kind, "levels": list(self.levels),
+                    "other": self.other, "missing_level": self.missing_level}
+        return {"name": self.name, "type": self.kind, "impute": self.impute, "fill": self.fill,
+                "missing_indicator": self.indicator}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "InputColumn":
+        kind = d["type"]
+        if kind not in KINDS:
+            raise ValueError(f"unknown input type {kind!r}")
+        if kind == "categorical":
+            levels = d["levels"]
+            if not isinstance(levels, list) or not all(isinstance(v, str) for v in levels):
+                raise ValueError(f"levels of '{d['name']}' must be a list of strings")
+            return cls(str(d["name"]), kind, levels=tuple(levels), other=bool(d["other"]),
+                       missing_level=bool(d["missing_level"]))
+        fill = d.get("fill", 0.0)
+        if not isinstance(fill, (int, float)) or isinstance(fill, bool) or fill != fill or \
+                abs(fill) == float("inf"):
+            raise ValueError(f"fill value of '{d['name']}' must be a finite number")
+        return cls(str(d["name"]), kind, impute=str(d.get("impute", "mean")), fill=float(fill),
+                   indicator=bool(d.get("missing_indicator", False)))
+
+
+@dataclass(frozen=True)
+class FeatureManifest:
+    """The model's inputs and the roles of the training table's other columns.
+
+    Attributes
+    ----------
+    inputs : list of InputColumn
+        Input columns in feature order.
+    target : str
+    weight, group : str or None
+        Training-only columns.
+    excluded : list of str
+        Columns present in training data but deliberately ignored.
+    """
+
+    inputs: list[InputColumn]
+    target: str
+    weight: str | None = None
+    group: str | None = None
+    excluded: list[str] = field(default_factory=list)
+
+    @property
+    def features(self) -> list[str]:
+        """Feature (coefficient) names, in coefficient order."""
+        return [f for col in self.inputs for f in col.feature_names()]
+
+    @property
+    def input_names(self) -> list[str]:
+        return [col.name for col in self.inputs]
+
+    def to_json(self) -> dict:
+        return {"inputs": [c.to_json() for c in self.inputs],
+                "features": [{"name": f} for f in self.features], "target": self.target,
+                "weight": self.weight, "group": self.group, "excluded": list(self.excluded)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "FeatureManifest":
+        if "inputs" in data:
+            inputs = [InputColumn.from_json(c) for c in data["inputs"]]
+        else:      # format version 1: numeric inputs only, one feature each
+            inputs = [InputColumn(f["name"], "numeric") for f in data["features"]]
+        return cls(inputs, data["target"], data.get("weight"), data.get("group"),
+                   list(data.get("excluded", [])))

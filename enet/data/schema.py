@@ -1,0 +1,410 @@
+"""Schema inference: column roles, column kinds and the learned preprocessing.
+
+Training reads the table twice. The first, streamed pass (:func:`scan_inputs`)
+learns what preprocessing needs: missing counts, fill values (weighted mean,
+median from a mergeable KLL quantile sketch, or a constant), categorical level
+frequencies, and the profile stored in the model. The second pass computes the
+sufficient statistics of the encoded features.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from enet.data.manifest import InputColumn
+from enet.data.readers import TableSource
+from enet.exceptions import DataError, UsageError
+
+__all__ = ["ColumnRoles", "SchemaOptions", "ScanResult", "resolve_columns", "decide_kinds",
+           "scan_inputs", "as_text", "MAX_DISTINCT_LEVELS"]
+
+MAX_DISTINCT_LEVELS = 100_000
+_NUMBER_RE = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+TRAINING_HINT = ("fix or remove the value, or pass --categorical {name} to treat the column as "
+                 "categories")
+Progress = Callable[[int, "float | None"], None]
+
+
+@dataclass(frozen=True)
+class ColumnRoles:
+    """What each column of a training table is for."""
+
+    features: list[str]
+    target: str
+    weight: str | None = None
+    group: str | None = None
+    excluded: list[str] = field(default_factory=list)
+    categorical: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SchemaOptions:
+    """Preprocessing choices (stored with the model's parameters).
+
+    Attributes
+    ----------
+    impute : {"mean", "median", "constant"}
+        Fill value of missing numeric entries: the weighted mean, the median (from
+        a KLL sketch, rank error about 1%) or ``impute_value``.
+    impute_value : float
+    missing_indicator : bool
+        Add a 0/1 feature for each numeric column that had missing values.
+    min_frequency : int
+        Categorical levels seen fewer times are pooled into "<other>".
+    max_levels : int
+        At most this many levels per column get their own indicator (the most
+        frequent); the rest are pooled too.
+    """
+
+    impute: str = "mean"
+    impute_value: float = 0.0
+    missing_indicator: bool = True
+    min_frequency: int = 5
+    max_levels: int = 100
+
+    def validate(self) -> None:
+        """Raise UsageError for values outside their domain."""
+        if self.impute not in ("mean", "median", "constant"):
+            raise UsageError(f"--impute must be mean, median or constant; got {self.impute!r}")
+        if not np.isfinite(self.impute_value):
+            raise UsageError(f"--impute-value must be a finite number; got {self.impute_value}")
+        if not 1 <= self.min_frequency < 2**62:
+            raise UsageError(f"--min-frequency must be at least 1; got {self.min_frequency}")
+        if not 1 <= self.max_levels <= MAX_DISTINCT_LEVELS:
+            raise UsageError(f"--max-levels must be between 1 and {MAX_DISTINCT_LEVELS}; got "
+                             f"{self.max_levels}")
+
+
+def _strip(name: str | None) -> str | None:
+    return name.strip() if name is not None else None
+
+
+def resolve_columns(columns: list[str], target: str, exclude: list[str] = (),
+                    weight: str | None = None, group: str | None = None,
+                    categorical: list[str] = (), source: str = "input") -> ColumnRoles:
+    """Assign roles to the columns of a training table.
+
+    Every column that is not the target, weight, group or excluded is a feature.
+
+    Raises
+    ------
+    DataError
+        A named column is absent, named twice in different roles, or no feature is left.
+    """
+    # header names are stripped when read, so the names given for them are too
+    target, weight, group = _strip(target), _strip(weight), _strip(group)
+    exclude = [c.strip() for c in exclude]
+    categorical = list(dict.fromkeys(c.strip() for c in categorical))
+    present = set(columns)
+    listing = f"{', '.join(columns[:20])}{' ...' if len(columns) > 20 else ''}"
+    for role, name in (("target", target), ("weight", weight), ("group", group)):
+        if name is not None and name not in present:
+            raise DataError(f"{source}: {role} column '{name}' not found; columns are: {listing}")
+    for option, names in (("--exclude", exclude), ("--categorical", categorical)):
+        unknown = [c for c in names if c not in present]
+        if unknown:
+            raise DataError(f"{source}: {option} column(s) not found: {', '.join(unknown)}; "
+                            f"columns are: {listing}")
+    for role, name in (("target", target), ("weight", weight), ("group", group)):
+        if name is not None and name in exclude:
+            raise DataError(f"{source}: '{name}' is the {role} column and cannot also be "
+                            f"excluded; drop it from --exclude")
+        if name is not None and name in categorical:
+            raise DataError(f"{source}: '{name}' is the {role} column, not a feature; drop it "
+                            f"from --categorical")
+    both = [c for c in categorical if c in exclude]
+    if both:
+        raise DataError(f"{source}: '{both[0]}' is both excluded and categorical; choose one")
+    roles = {target, weight, group} - {None}
+    if len(roles) < len([r for r in (target, weight, group) if r is not None]):
+        raise DataError(f"{source}: target, weight and group must be different columns")
+    features = [c for c in columns if c not in roles and c not in set(exclude)]
+    if not features:
+        raise DataError(f"{source}: no feature columns left after target/weight/group/exclude")
+    return ColumnRoles(features, target, weight, group, list(exclude), categorical)
+
+
+def decide_kinds(source: TableSource, roles: ColumnRoles) -> dict[str, str]:
+    """Kind of every feature column: declared categorical, else from its Arrow type.
+
+    From CSV the type is the one Arrow infers from the first chunk; a later value
+    that does not fit is reported, with its row, when the column is read.
+
+    Raises
+    ------
+    DataError
+        A column of a type that cannot be a feature (dates, binary, nested).
+    """
+    declared = set(roles.categorical)
+    undeclared = [c for c in roles.features if c not in declared]
+    if source.arrow_types is not None:
+        types = source.arrow_types
+    else:
+        types = source.infer_csv_types(undeclared) if undeclared else {}
+    kinds = {}
+    for name in roles.features:
+        if name in declared:
+            kinds[name] = "categorical"
+            continue
+        t = types[name]
+        if pa.types.is_dictionary(t):
+            t = t.value_type
+        if pa.types.is_boolean(t):
+            kinds[name] = "boolean"
+        elif (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+              or pa.types.is_null(t)):
+            kinds[name] = "numeric"
+        elif pa.types.is_string(t) or pa.types.is_large_string(t):
+            kinds[name] = "categorical"
+        else:
+            raise DataError(f"{source.path}: column '{name}' has type {t}, which cannot be a "
+                            f"feature; pass --exclude {name} (or convert it to a number)")
+    return kinds
+
+
+def as_text(arr: pa.Array) -> pa.Array:
+    """A categorical column as an Arrow string array (levels compare as text)."""
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if pa.types.is_string(arr.type):
+        return arr
+    return arr.cast(pa.string())
+
+
+class _NumericScan:
+    """Missing count, weighted mean/variance (Chan's merge), range, optional sketch."""
+
+    def __init__(self, sketch: bool):
+        self.n = 0
+        self.missing = 0
+        self.w = 0.0
+        self.mean = 0.0
+        self.m2 = 0.0
+        self.lo = np.inf
+        self.hi = -np.inf
+        self.sketch = None
+        if sketch:
+            from datasketches import kll_doubles_sketch
+            self.sketch = kll_doubles_sketch(200)
+
+    def update(self, v: np.ndarray, w: np.ndarray) -> None:
+        present = ~np.isnan(v)
+        self.missing += int(v.size - present.sum())
+        v, w = v[present], w[present]
+        if v.size == 0:
+            return
+        self.n += v.size
+        self.lo = min(self.lo, float(v.min()))
+        self.hi = max(self.hi, float(v.max()))
+        if self.sketch is not None:
+            self.sketch.update(np.ascontiguousarray(v))
+        wc = float(w.sum())
+        if wc <= 0:
+            return
+        with np.errstate(over="ignore", invalid="ignore"):   # huge values: caught later
+            mc = float(w @ v) / wc
+            m2c = float(w @ (v - mc) ** 2)
+        total = self.w + wc
+        delta = mc - self.mean
+        self.mean += delta * wc / total
+        self.m2 += m2c + delta * delta * self.w * wc / total
+        self.w = total
+
+    def median(self) -> float:
+        return float(self.sketch.get_quantile(0.5))
+
+
+class _CategoricalScan:
+    def __init__(self):
+        self.counts: Counter = Counter()
+        self.missing = 0
+        self.checked = False
+
+    def update(self, arr: pa.Array) -> None:
+        self.missing += arr.null_count
+        if arr.null_count < len(arr):
+            for item in pc.value_counts(arr.drop_null()).to_pylist():
+                self.counts[item["values"]] += item["counts"]
+
+
+@dataclass
+class ScanResult:
+    """What the first pass learned."""
+
+    inputs: list[InputColumn]
+    profile: dict
+    rows_read: int
+    rows_dropped: int
+    group_counts: dict[str, int] | None
+
+
+def _check_looks_numeric(arr: pa.Array, name: str, offset: int, source: str) -> None:
+    """An inferred-text column whose values are mostly numbers is a typo, not categories."""
+    values = arr.drop_null()
+    if len(values) == 0:
+        return
+    is_number = pc.match_substring_regex(values, _NUMBER_RE)
+    share = pc.mean(is_number.cast(pa.float64())).as_py()
+    if share >= 0.5:
+        bad = pc.invert(pc.fill_null(pc.match_substring_regex(arr, _NUMBER_RE), True))
+        i = int(np.flatnonzero(bad.to_numpy(zero_copy_only=False))[0])
+        raise DataError(f"{source}: column '{name}' row {offset + i + 1}: value "
+                        f"{arr[i].as_py()!r} is not a number, but most values are; fix the "
+                        f"value, or pass --categorical {name} to treat the column as categories")
+
+
+def _finite(values: np.ndarray, keep: np.ndarray, name: str, what: str, offset: int,
+            source: str) -> None:
+    bad = np.isinf(values) & keep
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{source}: {what} '{name}' row {offset + i + 1} is {values[i]}; "
+                        f"infinite values are not allowed: fix or drop the row")
+
+
+def scan_inputs(source: TableSource, roles: ColumnRoles, kinds: dict[str, str],
+                options: SchemaOptions, progress: Progress | None = None) -> ScanResult:
+    """First pass: learn fill values, levels and the input profile (streamed).
+
+    Rows whose target is missing are left out of everything and counted.
+
+    Raises
+    ------
+    DataError
+        Non-numeric or infinite values, negative or missing weights, missing group
+        labels, identifier-like categorical columns, columns with no values.
+    """
+    numeric = [c for c in roles.features if kinds[c] == "numeric"]
+    booleans = [c for c in roles.features if kinds[c] == "boolean"]
+    text = [c for c in roles.features if kinds[c] == "categorical"]
+    declared = set(roles.categorical)
+    reads = numeric + [roles.target] + ([roles.weight] if roles.weight else [])
+    stream = source.batches(reads, text + ([roles.group] if roles.group else []), booleans,
+                            hint={c: TRAINING_HINT.format(name=c) for c in numeric + booleans})
+    num_scans = {c: _NumericScan(options.impute == "median") for c in numeric + booleans}
+    cat_scans = {c: _CategoricalScan() for c in text}
+    groups: Counter | None = Counter() if roles.group else None
+    offset = dropped = 0
+    for batch in stream:
+        m = batch.num_rows
+        if m == 0:
+            continue
+        col = {n: batch.column(i) for i, n in enumerate(batch.schema.names)}
+        y = col[roles.target].to_numpy(zero_copy_only=False)
+        keep = ~np.isnan(y)
+        _finite(y, keep, roles.target, "target", offset, source.path)
+        dropped += int(m - keep.sum())
+        w = np.ones(m)
+        if roles.weight:
+            w = col[roles.weight].to_numpy(zero_copy_only=False)
+            _check_weights(w, keep, roles.weight, offset, source.path)
+        if roles.group:
+            groups.update(_group_labels(col[roles.group], keep, roles.group, offset,
+                                        source.path))
+        all_kept = bool(keep.all())
+        mask = None if all_kept else pa.array(keep)
+        for name, scan in num_scans.items():
+            v = col[name].to_numpy(zero_copy_only=False)
+            _finite(v, keep, name, "column", offset, source.path)
+            scan.update(v if all_kept else v[keep], w if all_kept else w[keep])
+        for name, scan in cat_scans.items():
+            arr = as_text(col[name])
+            if not scan.checked and name not in declared and arr.null_count < m:
+                _check_looks_numeric(arr, name, offset, source.path)
+                scan.checked = True
+            scan.update(arr if mask is None else arr.filter(mask))
+            if len(scan.counts) > MAX_DISTINCT_LEVELS:
+                raise DataError(f"{source.path}: column '{name}' has more than "
+                                f"{MAX_DISTINCT_LEVELS:,} distinct values; it looks like an "
+                                f"identifier: pass --exclude {name}")
+        offset += m
+        if progress:
+            progress(m, stream.fraction)
+    kept_rows = offset - dropped
+    if offset == 0:
+        raise DataError(f"{source.path}: no data rows (only a header?)")
+    if kept_rows == 0:
+        raise DataError(f"{source.path}: the target '{roles.target}' is missing in every row")
+    inputs, profile = _build_inputs(roles, kinds, num_scans, cat_scans, options, kept_rows,
+                                    source.path)
+    return ScanResult(inputs, profile, offset, dropped,
+                      dict(groups) if groups is not None else None)
+
+
+def _check_weights(w: np.ndarray, keep: np.ndarray, name: str, offset: int, source: str) -> None:
+    bad = keep & (np.isnan(w) | np.isinf(w) | (w < 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        what = "is missing" if np.isnan(w[i]) else f"is {w[i]}"
+        raise DataError(f"{source}: weight '{name}' row {offset + i + 1} {what}; weights must "
+                        f"be finite numbers >= 0")
+
+
+def _group_labels(arr: pa.Array, keep: np.ndarray, name: str, offset: int,
+                  source: str) -> Counter:
+    labels = as_text(arr).to_numpy(zero_copy_only=False)
+
+    def missing(v) -> bool:
+        return v is None or not v.strip() or v.lower() == "nan"
+
+    bad = [i for i, v in enumerate(labels) if keep[i] and missing(v)]
+    if bad:
+        raise DataError(f"{source}: group column '{name}' row {offset + bad[0] + 1} is missing; "
+                        f"every row needs a group")
+    uniq, cnt = np.unique(labels[keep].astype(str), return_counts=True)
+    return Counter(dict(zip(uniq.tolist(), cnt.tolist())))
+
+
+def _build_inputs(roles, kinds, num_scans, cat_scans, options, rows, source):
+    inputs, profile = [], {}
+    for name in roles.features:
+        if kinds[name] == "categorical":
+            scan = cat_scans[name]
+            if not scan.counts:
+                raise DataError(f"{source}: column '{name}' has no values in the training rows; "
+                                f"pass --exclude {name}")
+            ranked = sorted(scan.counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            kept = [lv for lv, c in ranked if c >= options.min_frequency][:options.max_levels]
+            pooled = sum(c for lv, c in ranked[len(kept):])
+            inputs.append(InputColumn(name, "categorical", levels=tuple(kept), other=pooled > 0,
+                                      missing_level=scan.missing > 0))
+            profile[name] = {"type": "categorical", "missing_rate": scan.missing / rows,
+                             "distinct": len(scan.counts),
+                             "levels": {lv: c / rows for lv, c in ranked[:len(kept)]},
+                             "other_rate": pooled / rows}
+            continue
+        scan = num_scans[name]
+        if scan.n == 0:
+            raise DataError(f"{source}: column '{name}' has no values in the training rows; "
+                            f"pass --exclude {name}")
+        if options.impute == "median":
+            fill = scan.median()
+        elif options.impute == "constant":
+            fill = float(options.impute_value)
+        else:
+            fill = scan.mean if scan.w > 0 else 0.5 * (scan.lo + scan.hi)
+        indicator = options.missing_indicator and scan.missing > 0
+        inputs.append(InputColumn(name, kinds[name], impute=options.impute, fill=float(fill),
+                                  indicator=indicator))
+        profile[name] = {"type": kinds[name], "missing_rate": scan.missing / rows,
+                         "mean": scan.mean, "sd": float(np.sqrt(scan.m2 / scan.w))
+                         if scan.w > 0 else 0.0, "min": scan.lo, "max": scan.hi,
+                         "fill": float(fill)}
+    _check_unique_features(inputs, source)
+    return inputs, profile
+
+
+def _check_unique_features(inputs: list[InputColumn], source: str) -> None:
+    seen: dict[str, str] = {}
+    for col in inputs:
+        for f in col.feature_names():
+            if f in seen:
+                raise DataError(f"{source}: feature name '{f}' arises from both column "
+                                f"'{seen[f]}' and column '{col.name}'; rename one of them")
+            seen[f] = col.name
