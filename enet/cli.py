@@ -106,6 +106,7 @@ class _ProgressReporter:
         self.bar.update(self.task, completed=fraction if fraction is not None else 0.0,
                         rows=f"{self.rows:,} rows",
                         rate=f"{self.rows / max(elapsed, 1e-9):,.0f} rows/s")
+        self.bar.refresh()
 
     def close(self) -> None:
         if self.bar is not None:

@@ -22,13 +22,15 @@ from enet.core.path import DEFAULT_MAX_ITER, DEFAULT_TOL, PathResult
 from enet.core.stats import FoldAccumulator, SufficientStats
 from enet.data.encode import Encoder
 from enet.data.manifest import FeatureManifest
-from enet.data.readers import CsvOptions, TableSource, memory_source, open_source
+from enet.data.readers import (DEFAULT_CHUNK_BYTES, CsvOptions, TableSource, memory_source,
+                               open_source)
 from enet.data.schema import (TRAINING_HINT, ColumnRoles, SchemaOptions, as_text, decide_kinds,
                               resolve_columns, scan_inputs)
 from enet.exceptions import DataError, UsageError
 from enet.model import Model
 
-__all__ = ["TrainConfig", "train_file", "train_table", "build_model", "TrainSummary"]
+__all__ = ["TrainConfig", "train_file", "train_table", "train_model", "build_model",
+           "TrainSummary"]
 
 # progress(stage, rows, fraction of the source read or None)
 Progress = Callable[[str, int, "float | None"], None]
@@ -255,7 +257,8 @@ def _versions() -> dict[str, str]:
 
 
 def train_file(path: str | os.PathLike, config: TrainConfig, progress: Progress | None = None,
-               csv_options: CsvOptions | None = None) -> Model:
+               csv_options: CsvOptions | None = None,
+               chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Model:
     """Train on a CSV or Parquet file with cross-validation over alpha x l1_ratio.
 
     Parameters
@@ -268,6 +271,8 @@ def train_file(path: str | os.PathLike, config: TrainConfig, progress: Progress 
         (first pass) or "reading" (second pass); fraction is None when unknown.
     csv_options : CsvOptions, optional
         Delimiter, quoting, encoding and extra missing-value spellings.
+    chunk_bytes : int
+        Size of each chunk read; memory is O(chunk x features + features^2).
 
     Returns
     -------
@@ -279,10 +284,11 @@ def train_file(path: str | os.PathLike, config: TrainConfig, progress: Progress 
         Bad input, with a one-line message.
     """
     config.validate()
-    return _train_source(open_source(path, csv_options), config, progress)
+    return _train_source(open_source(path, csv_options, chunk_bytes), config, progress)
 
 
-def train_table(data, config: TrainConfig, progress: Progress | None = None, y=None) -> Model:
+def train_table(data, config: TrainConfig, progress: Progress | None = None, y=None,
+                chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Model:
     """Train on an in-memory table: pandas or polars DataFrame, Arrow table, dict of
     columns, or a 2-D numpy array (columns ``x0, x1, ...``; pass ``y`` and use
     target "y").
@@ -290,7 +296,8 @@ def train_table(data, config: TrainConfig, progress: Progress | None = None, y=N
     Same preprocessing, validation and result as :func:`train_file`.
     """
     config.validate()
-    return _train_source(memory_source(data, "input", y=y), config, progress)
+    return _train_source(memory_source(data, "input", y=y, chunk_bytes=chunk_bytes), config,
+                         progress)
 
 
 def _train_source(source: TableSource, config: TrainConfig, progress: Progress | None) -> Model:
@@ -336,3 +343,37 @@ def _train_source(source: TableSource, config: TrainConfig, progress: Progress |
         return build_model(folds, manifest, config, profile, lineage)
     except DataError as exc:
         raise DataError(f"{source.path}: {exc}") from None
+
+
+def train_model(data, target: str = "y", *, y=None, progress: Progress | None = None,
+                csv_options: CsvOptions | None = None, **options) -> Model:
+    """Train a cross-validated model from a file or an in-memory table.
+
+    Parameters
+    ----------
+    data : path, DataFrame (pandas or polars), Arrow table, dict of columns or 2-D array
+        A CSV/Parquet path is streamed; in-memory data is read in chunks the same way.
+    target : str
+        Name of the target column ("y" for a numpy array with ``y`` given).
+    y : array, optional
+        Target values for a numpy ``data`` (columns are named x0, x1, ...).
+    **options
+        Any :class:`TrainConfig` field: ``l1_ratios``, ``folds``, ``categorical``,
+        ``impute``, ``exclude``, ``weight``, ``group``, ``standardize`` ...
+
+    Returns
+    -------
+    Model
+
+    Examples
+    --------
+    >>> model = enet.train_model(df, target="price", categorical=["zip"])  # doctest: +SKIP
+    >>> model.predict(new_df)                                              # doctest: +SKIP
+    """
+    try:
+        config = TrainConfig(target=target, **options)
+    except TypeError as exc:
+        raise UsageError(f"unknown training option: {exc}") from None
+    if isinstance(data, (str, os.PathLike)):
+        return train_file(data, config, progress, csv_options)
+    return train_table(data, config, progress, y=y)

@@ -83,6 +83,8 @@ class Encoder:
         self._offsets = np.cumsum([0] + [len(c.feature_names()) for c in self.inputs])
         self._levels = {c.name: pa.array(list(c.levels), pa.string())
                         for c in self.inputs if c.kind == "categorical"}
+        self._pooled = {c.name: pa.array(list(c.pooled), pa.string())
+                        for c in self.inputs if c.kind == "categorical" and c.pooled}
         self.numeric = [c.name for c in self.inputs if c.kind == "numeric"]
         self.booleans = [c.name for c in self.inputs if c.kind == "boolean"]
         self.text = [c.name for c in self.inputs if c.kind == "categorical"]
@@ -195,6 +197,11 @@ class Encoder:
         unseen = ~found & ~missing
         n_levels = len(col.levels)
         other = j + n_levels if col.other else None
+        if col.name in self._pooled and unseen.any():      # rare in training: <other>, seen
+            rare = pc.is_in(arr, value_set=self._pooled[col.name]).to_numpy(
+                zero_copy_only=False) & unseen
+            X[rare, other] = 1.0
+            unseen &= ~rare
         if unseen.any():
             if strict:
                 i = int(np.flatnonzero(unseen)[0])

@@ -38,6 +38,9 @@ class InputColumn:
     other : bool
         An indicator for levels pooled as rare in training (and unseen ones
         when scoring).
+    pooled : tuple of str
+        The rare levels training pooled into "<other>" (scoring them is not
+        "unseen").
     missing_level : bool
         An indicator for missing categorical values.
     """
@@ -50,6 +53,7 @@ class InputColumn:
     levels: tuple[str, ...] = ()
     other: bool = False
     missing_level: bool = False
+    pooled: tuple[str, ...] = ()
 
     def feature_names(self) -> list[str]:
         """Names of the features (coefficients) this column produces, in order."""
@@ -65,7 +69,8 @@ class InputColumn:
     def to_json(self) -> dict:
         if self.kind == "categorical":
             return {"name": self.name, "type": self.kind, "levels": list(self.levels),
-                    "other": self.other, "missing_level": self.missing_level}
+                    "other": self.other, "missing_level": self.missing_level,
+                    "pooled_levels": list(self.pooled)}
         return {"name": self.name, "type": self.kind, "impute": self.impute, "fill": self.fill,
                 "missing_indicator": self.indicator}
 
@@ -75,11 +80,12 @@ class InputColumn:
         if kind not in KINDS:
             raise ValueError(f"unknown input type {kind!r}")
         if kind == "categorical":
-            levels = d["levels"]
-            if not isinstance(levels, list) or not all(isinstance(v, str) for v in levels):
-                raise ValueError(f"levels of '{d['name']}' must be a list of strings")
+            levels, pooled = d["levels"], d.get("pooled_levels", [])
+            for values in (levels, pooled):
+                if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                    raise ValueError(f"levels of '{d['name']}' must be a list of strings")
             return cls(str(d["name"]), kind, levels=tuple(levels), other=bool(d["other"]),
-                       missing_level=bool(d["missing_level"]))
+                       missing_level=bool(d["missing_level"]), pooled=tuple(pooled))
         fill = d.get("fill", 0.0)
         if not isinstance(fill, (int, float)) or isinstance(fill, bool) or fill != fill or \
                 abs(fill) == float("inf"):

@@ -125,10 +125,11 @@ class TableSource:
     csv: CsvOptions = field(default_factory=CsvOptions)
     table: pa.Table | None = None
     size: int | None = None
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES
 
     # ------------------------------------------------------------------ reading
     def batches(self, numeric: list[str], text: list[str] = (), booleans: list[str] = (),
-                chunk_bytes: int = DEFAULT_CHUNK_BYTES, infer_text: list[str] = (),
+                chunk_bytes: int | None = None, infer_text: list[str] = (),
                 hint: str | dict[str, str] = "fix or remove the value") -> BatchStream:
         """Stream the named columns: ``numeric`` and ``booleans`` as float64 (missing
         as NaN), ``text`` as strings from CSV or in their stored type otherwise.
@@ -144,6 +145,7 @@ class TableSource:
         DataError
             A value that cannot be converted, with its column, row and value.
         """
+        chunk_bytes = chunk_bytes or self.chunk_bytes
         if self.format == "csv":
             return self._csv_batches(list(numeric), list(text), list(booleans), chunk_bytes,
                                      infer_text, hint)
@@ -279,9 +281,9 @@ class TableSource:
                              f"--encoding (e.g. latin-1)")
         return DataError(f"{self.path}: cannot parse CSV: {msg.splitlines()[0]}")
 
-    def infer_csv_types(self, columns: list[str], chunk_bytes: int = DEFAULT_CHUNK_BYTES
-                        ) -> dict[str, pa.DataType]:
+    def infer_csv_types(self, columns: list[str]) -> dict[str, pa.DataType]:
         """Arrow's type for each named CSV column, inferred from the first chunk."""
+        chunk_bytes = max(self.chunk_bytes, 1 << 20)
         convert = pacsv.ConvertOptions(include_columns=list(columns),
                                        null_values=list(NULL_VALUES) + list(self.csv.na_values),
                                        strings_can_be_null=True)
@@ -419,8 +421,12 @@ def _check_names(path: str, names: list[str], empty_message: str) -> None:
         seen.add(h)
 
 
-def open_source(path: str | os.PathLike, csv_options: CsvOptions | None = None) -> TableSource:
+def open_source(path: str | os.PathLike, csv_options: CsvOptions | None = None,
+                chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> TableSource:
     """Open a CSV or Parquet file and read its column names (not its rows).
+
+    ``chunk_bytes`` bounds the size of each chunk read (memory use is about a
+    few chunks plus the statistics, whatever the number of rows).
 
     Raises
     ------
@@ -447,18 +453,21 @@ def open_source(path: str | os.PathLike, csv_options: CsvOptions | None = None) 
         names = [n for n in schema.names if n not in index and not n.startswith("__index_level_")]
         _check_names(path, names, "a column has an empty name; name every column")
         return TableSource(path, "parquet", names, {f.name: f.type for f in schema},
-                           pf.metadata.num_rows, size=os.path.getsize(path))
+                           pf.metadata.num_rows, size=os.path.getsize(path),
+                           chunk_bytes=chunk_bytes)
     if lower.endswith(_CSV_SUFFIXES):
         if os.path.getsize(path) == 0:
             raise DataError(f"{path}: the file is empty; it needs a header row and data rows")
         header, delimiter = _sniff_csv_header(path, csv_options)
         opts = CsvOptions(delimiter, csv_options.quote_char, csv_options.encoding,
                           tuple(csv_options.na_values))
-        return TableSource(path, "csv", header, None, None, opts, size=os.path.getsize(path))
+        return TableSource(path, "csv", header, None, None, opts, size=os.path.getsize(path),
+                           chunk_bytes=chunk_bytes)
     raise DataError(f"{path}: unknown file type; use .csv, .csv.gz, .tsv or .parquet")
 
 
-def memory_source(data, name: str = "input", y=None) -> TableSource:
+def memory_source(data, name: str = "input", y=None,
+                  chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> TableSource:
     """An in-memory table as a source: pandas or polars DataFrame, Arrow table or
     record batch, dict of columns, or a 2-D numpy array (columns x0, x1, ...).
 
@@ -476,7 +485,7 @@ def memory_source(data, name: str = "input", y=None) -> TableSource:
     _check_names(name, names, "a column has an empty name; name every column")
     table = table.rename_columns(names)
     return TableSource(name, "memory", names, {f.name: f.type for f in table.schema},
-                       table.num_rows, table=table)
+                       table.num_rows, table=table, chunk_bytes=chunk_bytes)
 
 
 def _to_arrow_table(data, name: str) -> pa.Table:

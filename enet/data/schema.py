@@ -371,9 +371,10 @@ def _build_inputs(roles, kinds, num_scans, cat_scans, options, rows, source):
                                 f"pass --exclude {name}")
             ranked = sorted(scan.counts.items(), key=lambda kv: (-kv[1], kv[0]))
             kept = [lv for lv, c in ranked if c >= options.min_frequency][:options.max_levels]
+            rare = sorted(lv for lv, _ in ranked[len(kept):])
             pooled = sum(c for lv, c in ranked[len(kept):])
             inputs.append(InputColumn(name, "categorical", levels=tuple(kept), other=pooled > 0,
-                                      missing_level=scan.missing > 0))
+                                      missing_level=scan.missing > 0, pooled=tuple(rare)))
             profile[name] = {"type": "categorical", "missing_rate": scan.missing / rows,
                              "distinct": len(scan.counts),
                              "levels": {lv: c / rows for lv, c in ranked[:len(kept)]},

@@ -1,0 +1,327 @@
+"""Real tabular data: schema inference, imputation, categoricals, validation, streaming.
+
+Expected values are computed here from the raw rows with pandas/numpy (an encoder
+written independently of enet's), and fits are checked against scikit-learn and
+the KKT conditions on that independently encoded matrix.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from rich.console import Console
+from sklearn.linear_model import ElasticNet as SkElasticNet
+from typer.testing import CliRunner
+
+import enet
+from enet.artifact import load_model
+from enet.cli import _ProgressReporter, app
+from enet.exceptions import DataError
+from kkt import kkt_violation
+
+runner = CliRunner()
+
+
+def cli(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def messy_frame(rng, n=3000) -> pd.DataFrame:
+    """Numeric with missing values, a boolean, text categories with a rare level and
+    missing values, integer codes, an ID column, a target with some missing values."""
+    df = pd.DataFrame({
+        "id": [f"row{i}" for i in range(n)],
+        "x1": rng.standard_normal(n),
+        "x2": rng.standard_normal(n) * 3 + 10,
+        "flag": rng.random(n) < 0.4,
+        "color": rng.choice(["red", "green", "blue"], n, p=[0.5, 0.3, 0.2]).astype(object),
+        "code": rng.choice([1, 2, 3], n),
+    })
+    df.loc[rng.random(n) < 0.15, "x1"] = np.nan
+    df.loc[rng.random(n) < 0.05, "color"] = None
+    df.loc[:2, "color"] = "violet"                       # 3 rows: rarer than min_frequency 5
+    y = (2.0 * df.x1.fillna(0.0) - 0.5 * df.x2 + 1.5 * df.flag + 3.0 * (df.color == "red")
+         - 2.0 * (df.code == 3) + rng.standard_normal(n))
+    y[rng.random(n) < 0.02] = np.nan
+    df["y"] = y
+    return df
+
+
+def encode_independently(df: pd.DataFrame, model) -> np.ndarray:
+    """The feature matrix as the manifest describes it, built with pandas only."""
+    cols = []
+    for col in model.inputs:
+        s = df[col.name]
+        if col.kind == "categorical":
+            text = s.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
+                         else str(v))
+            for level in col.levels:
+                cols.append((text == level).to_numpy(float))
+            known = text.isin(list(col.levels)) | text.isna()
+            if col.other:
+                cols.append((~known).to_numpy(float))
+            if col.missing_level:
+                cols.append(text.isna().to_numpy(float))
+        else:
+            v = s.astype(float)
+            cols.append(v.fillna(col.fill).to_numpy())
+            if col.indicator:
+                cols.append(v.isna().to_numpy(float))
+    return np.column_stack(cols)
+
+
+@pytest.fixture
+def messy(rng):
+    return messy_frame(rng)
+
+
+def _kinds(model):
+    return {c.name: c.kind for c in model.inputs}
+
+
+def test_schema_inference_and_learned_preprocessing(messy, tmp_path):
+    path = tmp_path / "d.csv"
+    messy.to_csv(path, index=False)
+    model = enet.train_model(path, "y", exclude=["id"], categorical=["code"])
+    assert _kinds(model) == {"x1": "numeric", "x2": "numeric", "flag": "boolean",
+                             "color": "categorical", "code": "categorical"}
+    kept = messy[messy.y.notna()]
+    assert model.profile["rows_dropped_missing_target"] == len(messy) - len(kept)
+    assert model.profile["n_rows"] == len(kept)
+    x1 = next(c for c in model.inputs if c.name == "x1")
+    assert x1.indicator and x1.impute == "mean"
+    assert x1.fill == pytest.approx(kept.x1.mean(), rel=1e-12)       # over rows with a target
+    x2 = next(c for c in model.inputs if c.name == "x2")
+    assert not x2.indicator                                           # no missing values
+    color = next(c for c in model.inputs if c.name == "color")
+    counts = kept.color.value_counts()
+    assert list(color.levels) == list(counts[counts >= 5].index)      # most frequent first
+    assert color.other and color.missing_level and color.pooled == ("violet",)
+    code = next(c for c in model.inputs if c.name == "code")
+    assert set(code.levels) == {"1", "2", "3"} and not code.other
+    assert "code=3" in model.features and "color=<other>" in model.features
+
+
+@pytest.mark.parametrize("standardize", [False, True])
+def test_fit_equals_sklearn_on_independently_encoded_matrix(messy, tmp_path, standardize):
+    path = tmp_path / "d.parquet"
+    messy.to_parquet(path, index=False)
+    model = enet.train_model(path, "y", exclude=["id"], categorical=["code"], tol=1e-12,
+                             standardize=standardize, l1_ratios=[0.5, 1.0])
+    kept = messy[messy.y.notna()]
+    X = encode_independently(kept, model)
+    y = kept.y.to_numpy()
+    # the model's own prediction path agrees with the independent encoding
+    np.testing.assert_allclose(model.predict(kept.drop(columns="y")), X @ model.coef +
+                               model.intercept, rtol=1e-12, atol=1e-12)
+    Xs = X / model.x_scale if standardize else X
+    sk = SkElasticNet(alpha=model.alpha, l1_ratio=model.l1_ratio, tol=1e-14, max_iter=100_000)
+    sk.fit(Xs, y)
+    np.testing.assert_allclose(model.coef * (model.x_scale if standardize else 1.0), sk.coef_,
+                               rtol=1e-7, atol=1e-9 * np.abs(sk.coef_).max())
+    viol = kkt_violation(Xs, y, model.coef_std if standardize else model.coef, model.intercept,
+                         model.alpha, model.l1_ratio)
+    assert viol < 1e-8
+
+
+def test_dropping_target_rows_equals_removing_them(messy, tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    messy.to_csv(a, index=False)
+    messy[messy.y.notna()].to_csv(b, index=False)
+    ma = enet.train_model(a, "y", exclude=["id"], tol=1e-12)
+    mb = enet.train_model(b, "y", exclude=["id"], tol=1e-12)
+    assert ma.features == mb.features
+    # the path on all rows does not depend on the folds
+    np.testing.assert_allclose(ma.arrays["path_coef"], mb.arrays["path_coef"], rtol=1e-10,
+                               atol=1e-12)
+
+
+def test_chunked_reading_gives_the_same_model(messy, tmp_path):
+    path = tmp_path / "d.csv.gz"
+    with gzip.open(path, "wt") as fh:
+        messy.to_csv(fh, index=False)
+    config = enet.TrainConfig(target="y", exclude=["id"], tol=1e-12)
+    whole = enet.train.train_file(path, config)
+    chunked = enet.train.train_file(path, config, chunk_bytes=4096)   # dozens of chunks
+    assert whole.features == chunked.features
+    for a, b in zip(whole.inputs, chunked.inputs):      # fills differ in summation order only
+        assert a.fill == pytest.approx(b.fill, rel=1e-14, abs=1e-15)
+        assert (a.levels, a.pooled, a.indicator) == (b.levels, b.pooled, b.indicator)
+    np.testing.assert_allclose(chunked.coef, whole.coef, rtol=1e-10, atol=1e-12)
+    assert chunked.alpha == pytest.approx(whole.alpha, rel=1e-12)
+
+
+def test_median_imputation_is_a_median(rng, tmp_path):
+    n = 20_000
+    df = pd.DataFrame({"x": rng.lognormal(size=n), "z": rng.standard_normal(n)})
+    df.loc[rng.random(n) < 0.2, "x"] = np.nan
+    df["y"] = df.x.fillna(1.0) + df.z + rng.standard_normal(n)
+    model = enet.train.train_table(df, enet.TrainConfig(target="y", impute="median"),
+                                   chunk_bytes=50_000)          # merged over many chunks
+    x = next(c for c in model.inputs if c.name == "x")
+    rank = (df.x.dropna() < x.fill).mean()
+    assert abs(rank - 0.5) < 0.02                       # KLL sketch rank error ~1%
+    assert x.impute == "median" and x.indicator
+    const = enet.train_model(df, "y", impute="constant", impute_value=-1.0,
+                             missing_indicator=False)
+    xc = next(c for c in const.inputs if c.name == "x")
+    assert xc.fill == -1.0 and not xc.indicator and "x[missing]" not in const.features
+
+
+def test_scoring_validation_one_path_for_api_and_cli(messy, tmp_path):
+    train = tmp_path / "t.csv"
+    messy.to_csv(train, index=False)
+    model_dir = tmp_path / "m"
+    r = cli("train", train, "-t", "y", "--exclude", "id", "--categorical", "code", "-o",
+            model_dir, "-q")
+    assert r.exit_code == 0, r.output
+    model = load_model(model_dir)
+    new = messy.drop(columns="y").head(200).copy()
+    new.loc[0, "color"] = "purple"                      # unseen level
+    new.loc[1, "x2"] = np.nan                           # missing where training had none
+    shuffled = new[list(reversed(new.columns))]         # column order never matters
+    expected = encode_independently(new.assign(color=new.color.where(
+        new.color != "purple", "__unseen__")), model) @ model.coef + model.intercept
+    x2 = next(c for c in model.inputs if c.name == "x2")
+    assert expected[1] == pytest.approx(model.predict(new.iloc[[1]])[0])
+    counts = enet.ScoreCounts()
+    pred = model.predict(shuffled, counts=counts)
+    np.testing.assert_allclose(pred, expected, rtol=1e-12)
+    assert counts.unseen == {"color": 1} and counts.missing["x2"] == 1
+    assert counts.extra_columns == ["id"]
+    assert x2.fill == pytest.approx(messy[messy.y.notna()].x2.mean())
+    with pytest.raises(DataError, match="column 'color' row 1: level 'purple' was not seen"):
+        model.predict(new.drop(columns="id"), strict=True)
+    with pytest.raises(DataError, match="column.*the model does not use: id"):
+        model.predict(new, strict=True)
+    # the CLI reports the same counts and writes the same predictions
+    src = tmp_path / "new.csv"
+    shuffled.to_csv(src, index=False)
+    r = cli("predict", model_dir, src, "-o", tmp_path / "p.csv", "--keep", "id")
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "color (1 row)" in text and "x2 (1 row)" in text and "not seen in training" in text
+    out = pd.read_csv(tmp_path / "p.csv")
+    assert list(out.columns) == ["id", "prediction"]
+    np.testing.assert_allclose(out.prediction, expected, rtol=1e-12)
+    r = cli("predict", model_dir, src, "-o", tmp_path / "s.csv", "--strict", "--keep", "id")
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "level 'purple' was not seen in training" in " ".join(r.output.split())
+    assert not (tmp_path / "s.csv").exists()
+
+
+@pytest.mark.parametrize("content,needle", [
+    ("x2,flag,color,code\n1,true,red,1\n", "missing required column(s): id, x1"),
+    ("id,x1,x2,flag,color,code\na,1,2,true,red,1\nb,abc,2,false,red,1\n",
+     "column 'x1' row 2: value 'abc' is not a number"),
+    ("id,x1,x2,flag,color,code\na,1,2,true,red,1\nb,1,-inf,false,red,1\n",
+     "column 'x2' row 2 is -inf"),
+    ("id,x1,x2,flag,color,code\na,1,2,true,red,1\nb,1,2,maybe,red,1\n",
+     "column 'flag' row 2: value 'maybe' is not true/false"),
+])
+def test_bad_scoring_input_names_column_row_value(messy, tmp_path, content, needle):
+    model = enet.train_model(messy, "y", categorical=["code"])     # id is a (pooled) category
+    src = tmp_path / "bad.csv"
+    src.write_text(content)
+    from enet.score import predict_file
+    with pytest.raises(DataError) as info:
+        predict_file(model, src, tmp_path / "p.csv")
+    assert needle in str(info.value)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_dataframe_types_pandas_polars_arrow_numpy(rng):
+    pl = pytest.importorskip("polars")
+    n = 600
+    df = pd.DataFrame({"a": rng.standard_normal(n),
+                       "cat": pd.Categorical(rng.choice(["u", "v", "w"], n)),
+                       "k": pd.array(rng.integers(0, 5, n), dtype="Int64")})
+    df.loc[::7, "k"] = pd.NA
+    df["y"] = df.a * 2 + (df.cat == "u") + df.k.fillna(2).astype(float) + \
+        rng.standard_normal(n)
+    m_pd = enet.train_model(df, "y", tol=1e-12)
+    assert _kinds(m_pd) == {"a": "numeric", "cat": "categorical", "k": "numeric"}
+    m_pl = enet.train_model(pl.from_pandas(df), "y", tol=1e-12)
+    m_pa = enet.train_model(pa.Table.from_pandas(df, preserve_index=False), "y", tol=1e-12)
+    for m in (m_pl, m_pa):
+        assert m.features == m_pd.features
+        np.testing.assert_allclose(m.coef, m_pd.coef, rtol=1e-10, atol=1e-12)
+    X = rng.standard_normal((300, 4))
+    y = X @ [1.0, -1.0, 0.0, 0.5] + 0.1 * rng.standard_normal(300)
+    m_np = enet.train_model(X, "y", y=y, tol=1e-12)
+    assert m_np.features == ["x0", "x1", "x2", "x3"]
+    ref = enet.ElasticNet(alpha=m_np.alpha, l1_ratio=m_np.l1_ratio, tol=1e-12).fit(X, y)
+    np.testing.assert_allclose(m_np.coef, ref.coef_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(m_np.predict({f"x{j}": X[:, j] for j in range(4)}),
+                               ref.predict(X), rtol=1e-10)
+
+
+def test_csv_dialects_delimiter_quote_encoding_na_values(tmp_path, rng):
+    n = 400
+    x = rng.standard_normal(n)
+    town = rng.choice(["Zürich", "Genève", "Köln"], n)
+    y = 2 * x + (town == "Köln") + 0.1 * rng.standard_normal(n)
+    lines = ["x;town;y"] + [f"{'-999' if i % 10 == 0 else x[i]};'{t}';{v}"
+                            for i, (t, v) in enumerate(zip(town, y))]
+    path = tmp_path / "latin.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+    r = cli("train", path, "-t", "y", "-o", tmp_path / "m", "-q", "--delimiter", ";",
+            "--quote-char", "'", "--encoding", "latin-1", "--na-value", "-999")
+    assert r.exit_code == 0, r.output
+    m = load_model(tmp_path / "m")
+    town_col = next(c for c in m.inputs if c.name == "town")
+    assert set(town_col.levels) == {"Zürich", "Genève", "Köln"}
+    assert next(c for c in m.inputs if c.name == "x").indicator     # -999 read as missing
+    r = cli("train", path, "-t", "y", "-o", tmp_path / "m2", "-q", "--delimiter", ";")
+    assert r.exit_code == 2 and "--encoding" in r.output             # not UTF-8
+
+
+def test_inferred_text_column_that_is_mostly_numbers_is_an_error(tmp_path, rng):
+    rows = [f"{v:.3f},{2 * v:.3f}" for v in rng.standard_normal(50)]
+    rows[17] = "1.2.3," + rows[17].split(",")[1]
+    path = tmp_path / "d.csv"
+    path.write_text("x,y\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=r"column 'x' row 18: value '1.2.3' is not a number.*"
+                                        r"--categorical x"):
+        enet.train_model(path, "y")
+
+
+def test_identifier_like_column_is_refused(tmp_path, monkeypatch, rng):
+    import enet.data.schema as schema
+    monkeypatch.setattr(schema, "MAX_DISTINCT_LEVELS", 100)
+    df = pd.DataFrame({"id": [f"u{i}" for i in range(300)], "x": rng.standard_normal(300)})
+    df["y"] = df.x + rng.standard_normal(300)
+    with pytest.raises(DataError, match="'id' has more than 100 distinct values.*--exclude id"):
+        enet.train_model(df, "y")
+
+
+def test_inspect_shows_the_manifest(messy, tmp_path):
+    messy.to_parquet(tmp_path / "d.parquet", index=False)
+    r = cli("train", tmp_path / "d.parquet", "-t", "y", "--exclude", "id", "-o", tmp_path / "m")
+    assert r.exit_code == 0, r.output
+    assert "skipped" in r.output and "categorical" in r.output
+    r = cli("inspect", tmp_path / "m")
+    text = r.output
+    assert r.exit_code == 0
+    assert "inputs (feature manifest)" in text and "one-hot" in text
+    assert "missing -> mean" in text and "indicator" in text
+
+
+def test_progress_reporter_shows_rows_rate_and_eta():
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=120)
+    reporter = _ProgressReporter(console, delay=0.0)
+    reporter("scanning", 1000, 0.25)
+    reporter("scanning", 1000, 0.5)
+    reporter("reading", 500, None)
+    reporter.close()
+    out = buf.getvalue()
+    assert "scanning" in out and "2,000 rows" in out and "rows/s" in out and "ETA" in out
+    assert "reading" in out
