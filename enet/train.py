@@ -13,19 +13,19 @@ import hashlib
 import os
 import platform
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
 from enet.core.cv import CVResult, assign_group_folds, cross_validated_fit, kfold_ids, sum_stats
 from enet.core.path import DEFAULT_MAX_ITER, DEFAULT_TOL, PathResult
 from enet.core.stats import FoldAccumulator, SufficientStats
-from enet.data.encode import Encoder
-from enet.data.manifest import FeatureManifest
+from enet.data.encode import Encoder, MissingValueFound
+from enet.data.manifest import FeatureManifest, InputColumn
 from enet.data.readers import (DEFAULT_CHUNK_BYTES, CsvOptions, TableSource, memory_source,
                                open_source)
-from enet.data.schema import (TRAINING_HINT, ColumnRoles, SchemaOptions, as_text, decide_kinds,
-                              resolve_columns, scan_inputs)
+from enet.data.schema import (TRAINING_HINT, ColumnRoles, SchemaOptions, as_text, check_finite,
+                              check_weights, decide_kinds, resolve_columns, scan_inputs)
 from enet.exceptions import DataError, UsageError
 from enet.model import Model
 
@@ -149,20 +149,26 @@ def _group_folds(counts: dict[str, int], n_folds: int, seed: int, source: str
 
 def _accumulate(source: TableSource, encoder: Encoder, roles: ColumnRoles, config: TrainConfig,
                 group_folds: dict[str, int] | None, progress: Progress | None
-                ) -> tuple[list[SufficientStats], _Range]:
+                ) -> tuple[list[SufficientStats], _Range, TrainSummary]:
     extra_numeric = [roles.target] + ([roles.weight] if roles.weight else [])
     extra_text = [roles.group] if roles.group else []
     acc = FoldAccumulator(encoder.width, config.folds)
     ranges = _Range()
     hints = {c: TRAINING_HINT.format(name=c) for c in encoder.numeric + encoder.booleans}
     report = (lambda rows, frac: progress("reading", rows, frac)) if progress else None
+    rows = dropped = 0
     for batch, X, offset in encoder.batches(source, numeric=extra_numeric, text=extra_text,
                                             hint=hints, progress=report):
         m = batch.num_rows
+        rows += m
         col = {n: batch.column(i) for i, n in enumerate(batch.schema.names)}
         y = col[roles.target].to_numpy(zero_copy_only=False)
         keep = ~np.isnan(y)
-        w = col[roles.weight].to_numpy(zero_copy_only=False) if roles.weight else None
+        check_finite(y, keep, roles.target, "target", offset, source.path)
+        w = None
+        if roles.weight:
+            w = col[roles.weight].to_numpy(zero_copy_only=False)
+            check_weights(w, keep, roles.weight, offset, source.path)
         if group_folds is not None:
             labels = as_text(col[roles.group]).to_pylist()
             fold = np.array([group_folds.get(v, -1) if v is not None else -1 for v in labels],
@@ -170,12 +176,50 @@ def _accumulate(source: TableSource, encoder: Encoder, roles: ColumnRoles, confi
         else:
             fold = kfold_ids(offset, m, config.folds, config.seed)
         if not keep.all():
+            dropped += int(m - keep.sum())
             X, y, fold = X[keep], y[keep], fold[keep]
             w = w[keep] if w is not None else None
         if X.shape[0]:
             acc.update(X, y, w, fold)
             ranges.update(X)
-    return acc.folds(), ranges
+    if rows == 0:
+        raise DataError(f"{source.path}: no data rows (only a header?)")
+    if rows == dropped:
+        raise DataError(f"{source.path}: the target '{roles.target}' is missing in every row")
+    summary = TrainSummary(rows, dropped)
+    if summary.rows_used < max(config.folds, 2):
+        advice = (f"use --folds {summary.rows_used} or fewer" if summary.rows_used >= 2
+                  else "add rows")
+        raise DataError(f"{source.path}: {summary.rows_used} row(s) with a target are too few "
+                        f"for {config.folds}-fold cross-validation; {advice}")
+    return acc.folds(), ranges, summary
+
+
+def _one_pass_inputs(roles: ColumnRoles, kinds: dict[str, str], config: TrainConfig
+                     ) -> list[InputColumn] | None:
+    """Inputs for training in one pass, when no first pass is needed: every feature
+    numeric or boolean, no groups, no median. None otherwise."""
+    if roles.group or config.impute == "median" or \
+            any(kinds[c] == "categorical" for c in roles.features):
+        return None
+    fill = config.impute_value if config.impute == "constant" else 0.0
+    return [InputColumn(c, kinds[c], impute=config.impute, fill=fill) for c in roles.features]
+
+
+def _fills_from_stats(inputs: list[InputColumn], total: SufficientStats, xx: np.ndarray,
+                      ranges: _Range) -> tuple[list[InputColumn], dict]:
+    """Mean fills and the input profile of a one-pass run (no value was missing)."""
+    out, profile = [], {}
+    for j, col in enumerate(inputs):
+        mean = float(total.mean_x[j])
+        if col.impute == "mean":
+            col = replace(col, fill=mean)
+        out.append(col)
+        profile[col.name] = {"type": col.kind, "missing_rate": 0.0, "mean": mean,
+                             "sd": float(np.sqrt(max(xx[j, j], 0.0))),
+                             "min": float(ranges.lo[j]), "max": float(ranges.hi[j]),
+                             "fill": col.fill}
+    return out, profile
 
 
 def _check_learnable(total: SufficientStats, source: str, manifest: FeatureManifest) -> None:
@@ -304,27 +348,35 @@ def _train_source(source: TableSource, config: TrainConfig, progress: Progress |
     roles = resolve_columns(source.columns, config.target, config.exclude, config.weight,
                             config.group, config.categorical, source.path)
     kinds = decide_kinds(source, roles)
-    scan = scan_inputs(source, roles, kinds, config.schema_options,
-                       (lambda rows, frac: progress("scanning", rows, frac)) if progress else None)
-    summary = TrainSummary(scan.rows_read, scan.rows_dropped)
-    if summary.rows_used < max(config.folds, 2):
-        advice = (f"use --folds {summary.rows_used} or fewer" if summary.rows_used >= 2
-                  else "add rows")
-        raise DataError(f"{source.path}: {summary.rows_used} row(s) with a target are too few "
-                        f"for {config.folds}-fold cross-validation; {advice}")
-    group_folds = None
-    if config.group:
-        group_folds = _group_folds(scan.group_counts, config.folds, config.seed, source.path)
-    manifest = FeatureManifest(scan.inputs, roles.target, roles.weight, roles.group,
-                               roles.excluded)
-    encoder = Encoder(manifest.inputs)
-    folds, ranges = _accumulate(source, encoder, roles, config, group_folds, progress)
+    inputs = _one_pass_inputs(roles, kinds, config)
+    input_profile = None
+    if inputs is not None:
+        # optimistic single pass; the first missing feature value sends us to two passes
+        try:
+            encoder = Encoder(inputs, allow_missing=False)
+            folds, ranges, summary = _accumulate(source, encoder, roles, config, None, progress)
+        except MissingValueFound:
+            inputs = None
+    if inputs is None:
+        scan = scan_inputs(source, roles, kinds, config.schema_options,
+                           (lambda rows, frac: progress("scanning", rows, frac)) if progress
+                           else None)
+        group_folds = None
+        if config.group:
+            group_folds = _group_folds(scan.group_counts, config.folds, config.seed,
+                                       source.path)
+        inputs, input_profile = scan.inputs, scan.profile
+        folds, ranges, summary = _accumulate(source, Encoder(inputs), roles, config,
+                                             group_folds, progress)
     total = sum_stats(folds)
-    _check_learnable(total, source.path, manifest)
     xx, _, yy = total.moments(centred=True)
+    if input_profile is None:
+        inputs, input_profile = _fills_from_stats(inputs, total, xx, ranges)
+    manifest = FeatureManifest(inputs, roles.target, roles.weight, roles.group, roles.excluded)
+    _check_learnable(total, source.path, manifest)
     profile = {"n_rows": int(total.n_rows), "rows_read": summary.rows_read,
                "rows_dropped_missing_target": summary.rows_dropped_missing_target,
-               "sum_weights": float(total.sum_w), "inputs": scan.profile,
+               "sum_weights": float(total.sum_w), "inputs": input_profile,
                "features": {f: {"mean": float(total.mean_x[j]),
                                 "sd": float(np.sqrt(max(xx[j, j], 0.0))),
                                 "min": float(ranges.lo[j]), "max": float(ranges.hi[j])}

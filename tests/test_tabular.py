@@ -325,3 +325,27 @@ def test_progress_reporter_shows_rows_rate_and_eta():
     out = buf.getvalue()
     assert "scanning" in out and "2,000 rows" in out and "rows/s" in out and "ETA" in out
     assert "reading" in out
+
+
+def test_one_pass_and_two_pass_training_agree(rng, tmp_path, monkeypatch):
+    """Clean numeric data trains in one pass; the two-pass route gives the same model,
+    and a missing value late in the file falls back to two passes by itself."""
+    import enet.train as train
+    n = 5000
+    df = pd.DataFrame(rng.standard_normal((n, 6)), columns=[f"f{j}" for j in range(6)])
+    df["y"] = df.f0 - 2 * df.f3 + rng.standard_normal(n)
+    path = tmp_path / "clean.csv"
+    df.to_csv(path, index=False)
+    config = enet.TrainConfig(target="y", tol=1e-12)
+    one = train.train_file(path, config, chunk_bytes=8192)
+    monkeypatch.setattr(train, "_one_pass_inputs", lambda *a: None)
+    two = train.train_file(path, config, chunk_bytes=8192)
+    monkeypatch.undo()
+    np.testing.assert_allclose(one.coef, two.coef, rtol=1e-10, atol=1e-13)
+    for a, b in zip(one.inputs, two.inputs):
+        assert a.fill == pytest.approx(b.fill, rel=1e-12, abs=1e-15) and not a.indicator
+    df.loc[n - 1, "f2"] = np.nan                       # found only in the last chunk
+    df.to_csv(path, index=False)
+    late = train.train_file(path, config, chunk_bytes=8192)
+    assert "f2[missing]" in late.features
+    assert late.profile["inputs"]["f2"]["missing_rate"] == pytest.approx(1 / n)

@@ -19,12 +19,16 @@ from enet.data.readers import TableSource
 from enet.data.schema import as_text
 from enet.exceptions import DataError
 
-__all__ = ["Encoder", "ScoreCounts", "MAX_BLOCK_ELEMENTS"]
+__all__ = ["Encoder", "ScoreCounts", "MissingValueFound", "MAX_BLOCK_ELEMENTS"]
 
 # feature-matrix blocks stay below this many float64 values (32 MiB)
 MAX_BLOCK_ELEMENTS = 1 << 22
 SCORING_HINT = "the model needs it as a number"
 Progress = Callable[[int, "float | None"], None]
+
+
+class MissingValueFound(Exception):
+    """A missing value met by an encoder built with ``allow_missing=False``."""
 
 
 @dataclass
@@ -74,10 +78,14 @@ class Encoder:
     ----------
     inputs : list of InputColumn
         The manifest's inputs, in feature order.
+    allow_missing : bool
+        False: a missing numeric value raises :class:`MissingValueFound` (training
+        in one pass, before any fill value is known).
     """
 
-    def __init__(self, inputs: list[InputColumn]):
+    def __init__(self, inputs: list[InputColumn], allow_missing: bool = True):
         self.inputs = list(inputs)
+        self.allow_missing = allow_missing
         self.feature_names = [f for c in self.inputs for f in c.feature_names()]
         self.width = len(self.feature_names)
         self._offsets = np.cumsum([0] + [len(c.feature_names()) for c in self.inputs])
@@ -160,14 +168,16 @@ class Encoder:
             if col.kind == "categorical":
                 self._encode_categorical(col, arr, X, j, row_offset, source, strict, counts)
             else:
-                self._encode_numeric(col, arr, X, j, row_offset, source, counts)
+                self._encode_numeric(col, arr, X, j, row_offset, source, counts,
+                                     self.allow_missing)
         if counts is not None:
             counts.rows += m
         return X
 
     @staticmethod
     def _encode_numeric(col: InputColumn, arr: pa.Array, X: np.ndarray, j: int,
-                        row_offset: int, source: str, counts: ScoreCounts | None) -> None:
+                        row_offset: int, source: str, counts: ScoreCounts | None,
+                        allow_missing: bool) -> None:
         if arr.type != pa.float64():
             arr = arr.cast(pa.float64())
         v = arr.to_numpy(zero_copy_only=False)
@@ -177,6 +187,8 @@ class Encoder:
             raise DataError(f"{source}: column '{col.name}' row {row_offset + i + 1} is {v[i]}; "
                             f"infinite values are not allowed: fix or drop the row")
         if missing.any():
+            if not allow_missing:
+                raise MissingValueFound(col.name)
             X[:, j] = np.where(missing, col.fill, v)
             if col.indicator:
                 X[:, j + 1] = missing

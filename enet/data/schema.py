@@ -22,7 +22,7 @@ from enet.data.readers import TableSource
 from enet.exceptions import DataError, UsageError
 
 __all__ = ["ColumnRoles", "SchemaOptions", "ScanResult", "resolve_columns", "decide_kinds",
-           "scan_inputs", "as_text", "MAX_DISTINCT_LEVELS"]
+           "scan_inputs", "as_text", "check_finite", "check_weights", "MAX_DISTINCT_LEVELS"]
 
 MAX_DISTINCT_LEVELS = 100_000
 _NUMBER_RE = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
@@ -259,7 +259,7 @@ def _check_looks_numeric(arr: pa.Array, name: str, offset: int, source: str) -> 
                         f"value, or pass --categorical {name} to treat the column as categories")
 
 
-def _finite(values: np.ndarray, keep: np.ndarray, name: str, what: str, offset: int,
+def check_finite(values: np.ndarray, keep: np.ndarray, name: str, what: str, offset: int,
             source: str) -> None:
     bad = np.isinf(values) & keep
     if bad.any():
@@ -298,12 +298,12 @@ def scan_inputs(source: TableSource, roles: ColumnRoles, kinds: dict[str, str],
         col = {n: batch.column(i) for i, n in enumerate(batch.schema.names)}
         y = col[roles.target].to_numpy(zero_copy_only=False)
         keep = ~np.isnan(y)
-        _finite(y, keep, roles.target, "target", offset, source.path)
+        check_finite(y, keep, roles.target, "target", offset, source.path)
         dropped += int(m - keep.sum())
         w = np.ones(m)
         if roles.weight:
             w = col[roles.weight].to_numpy(zero_copy_only=False)
-            _check_weights(w, keep, roles.weight, offset, source.path)
+            check_weights(w, keep, roles.weight, offset, source.path)
         if roles.group:
             groups.update(_group_labels(col[roles.group], keep, roles.group, offset,
                                         source.path))
@@ -311,7 +311,7 @@ def scan_inputs(source: TableSource, roles: ColumnRoles, kinds: dict[str, str],
         mask = None if all_kept else pa.array(keep)
         for name, scan in num_scans.items():
             v = col[name].to_numpy(zero_copy_only=False)
-            _finite(v, keep, name, "column", offset, source.path)
+            check_finite(v, keep, name, "column", offset, source.path)
             scan.update(v if all_kept else v[keep], w if all_kept else w[keep])
         for name, scan in cat_scans.items():
             arr = as_text(col[name])
@@ -337,7 +337,7 @@ def scan_inputs(source: TableSource, roles: ColumnRoles, kinds: dict[str, str],
                       dict(groups) if groups is not None else None)
 
 
-def _check_weights(w: np.ndarray, keep: np.ndarray, name: str, offset: int, source: str) -> None:
+def check_weights(w: np.ndarray, keep: np.ndarray, name: str, offset: int, source: str) -> None:
     bad = keep & (np.isnan(w) | np.isinf(w) | (w < 0))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
