@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	mkdir -p run
 	$(BIN)/python examples/write_diabetes_csv.py run/diabetes.csv
-	$(BIN)/enet train run/diabetes.csv --target y -o run/model
+	$(BIN)/enet train run/diabetes.csv --target y --categorical sex -o run/model
 	$(BIN)/enet inspect run/model
 	$(BIN)/enet predict run/model run/diabetes.csv -o run/predictions.csv --keep y
 	head -n 6 run/predictions.csv

@@ -366,11 +366,11 @@ def _inputs_table(m) -> Table:
         j += width
         rate = prof.get(col.name, {}).get("missing_rate")
         if col.kind == "categorical":
-            how = f"one-hot, {len(col.levels)} level(s)" + (" + <other>" if col.other else "") \
+            how = f"one-hot: {len(col.levels)} levels" + (" + <other>" if col.other else "") \
                 + (" + <missing>" if col.missing_level else "")
         else:
-            how = f"missing -> {col.impute} {col.fill:.6g}" + (" + indicator" if col.indicator
-                                                              else "")
+            how = f"fill {col.fill:.6g} ({col.impute})" + (" + indicator" if col.indicator
+                                                          else "")
         t.add_row(col.name, col.kind, "" if rate is None else f"{rate:.1%}", how, str(width),
                   str(nonzero))
     return t

@@ -311,7 +311,7 @@ def test_inspect_shows_the_manifest(messy, tmp_path):
     text = r.output
     assert r.exit_code == 0
     assert "inputs (feature manifest)" in text and "one-hot" in text
-    assert "missing -> mean" in text and "indicator" in text
+    assert "(mean)" in text and "indicator" in text
 
 
 def test_progress_reporter_shows_rows_rate_and_eta():
