@@ -349,3 +349,19 @@ def test_one_pass_and_two_pass_training_agree(rng, tmp_path, monkeypatch):
     late = train.train_file(path, config, chunk_bytes=8192)
     assert "f2[missing]" in late.features
     assert late.profile["inputs"]["f2"]["missing_rate"] == pytest.approx(1 / n)
+
+
+def test_fill_is_the_weighted_mean_and_progress_is_silent_off_a_terminal(rng, tmp_path):
+    n = 2000
+    df = pd.DataFrame({"x": rng.standard_normal(n) + 3, "z": rng.standard_normal(n),
+                       "w": rng.uniform(0, 4, n)})
+    df.loc[rng.random(n) < 0.3, "x"] = np.nan
+    df["y"] = df.z + rng.standard_normal(n)
+    df.to_csv(tmp_path / "d.csv", index=False)
+    r = cli("train", tmp_path / "d.csv", "-t", "y", "--weight", "w", "-o", tmp_path / "m")
+    assert r.exit_code == 0, r.output
+    assert "rows/s" not in r.output and "ETA" not in r.output     # not a terminal
+    x = next(c for c in load_model(tmp_path / "m").inputs if c.name == "x")
+    seen = df.x.notna()
+    assert x.fill == pytest.approx(np.average(df.x[seen], weights=df.w[seen]), rel=1e-12)
+    assert x.fill != pytest.approx(df.x.mean(), rel=1e-6)

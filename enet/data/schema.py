@@ -229,8 +229,9 @@ class _CategoricalScan:
     def update(self, arr: pa.Array) -> None:
         self.missing += arr.null_count
         if arr.null_count < len(arr):
-            for item in pc.value_counts(arr.drop_null()).to_pylist():
-                self.counts[item["values"]] += item["counts"]
+            vc = pc.value_counts(arr.drop_null())
+            self.counts.update(dict(zip(vc.field("values").to_pylist(),
+                                        vc.field("counts").to_pylist())))
 
 
 @dataclass
