@@ -120,7 +120,8 @@ def save_model(model: Model, path: str | os.PathLike) -> str:
 def _write(model: Model, path: str) -> str:
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
-    blobs = {f"arrays/{name}.npy": _array_bytes(arr) for name, arr in sorted(model.arrays.items())}
+    blobs = {f"arrays/{name}.npy": _array_bytes(arr)
+             for name, arr in sorted(model.artifact_arrays().items())}
     doc = _document(model, {name: _sha256(b) for name, b in blobs.items()})
     manifest = json.dumps(doc, indent=2, sort_keys=True, allow_nan=False).encode()
     blobs[_MANIFEST] = manifest

@@ -10,7 +10,10 @@ from enet.data.encode import Encoder, ScoreCounts
 from enet.data.manifest import FeatureManifest, InputColumn
 from enet.data.readers import memory_source
 
-__all__ = ["Model"]
+__all__ = ["Model", "MATRIX_VECTORS"]
+
+# a matrix-layout model (up to millions of features) keeps its per-feature vectors as arrays
+MATRIX_VECTORS = ("coef", "coef_std", "x_mean", "x_scale")
 
 
 @dataclass
@@ -68,19 +71,22 @@ class Model:
     @property
     def inputs(self) -> list[InputColumn]:
         """The input columns a table to score must have."""
-        return self.manifest.inputs
+        return self.manifest.columns
 
     def encoder(self) -> Encoder:
         """The encoder from input rows to this model's features."""
-        return Encoder(self.manifest.inputs)
+        return Encoder(self.manifest.columns)
 
     @property
     def n_nonzero(self) -> int:
         return int(np.count_nonzero(self.coef))
 
-    def predict_matrix(self, X: np.ndarray) -> np.ndarray:
-        """Predictions for a numeric matrix whose columns follow :attr:`features`."""
-        return np.asarray(X, dtype=np.float64) @ self.coef + self.intercept
+    def predict_matrix(self, X) -> np.ndarray:
+        """Predictions for a numeric matrix (dense, or scipy.sparse) whose columns follow
+        :attr:`features`."""
+        if not hasattr(X, "tocsr"):
+            X = np.asarray(X, dtype=np.float64)
+        return np.asarray(X @ self.coef).ravel() + self.intercept
 
     def predict(self, data, strict: bool = False, counts: ScoreCounts | None = None
                 ) -> np.ndarray:
@@ -139,9 +145,17 @@ class Model:
                 raise ValueError(f"metrics lack '{key}'")
 
     # -- serialisation (the artifact module owns files and checksums) ------------------
+    def artifact_arrays(self) -> dict[str, np.ndarray]:
+        """Arrays stored next to model.json (plus the coefficient vectors of a matrix)."""
+        arrays = dict(self.arrays)
+        if self.manifest.layout == "matrix":
+            arrays.update(zip(MATRIX_VECTORS, (self.coef, self.coef_std, self.x_mean,
+                                               self.x_scale)))
+        return arrays
+
     def to_json(self) -> dict:
         manifest = self.manifest.to_json()
-        for j, f in enumerate(manifest["features"]):
+        for j, f in enumerate(manifest.get("features", [])):   # a matrix keeps them in arrays
             f.update(coef=float(self.coef[j]), coef_std=float(self.coef_std[j]),
                      mean=float(self.x_mean[j]), scale=float(self.x_scale[j]))
         return {"manifest": manifest, "intercept": float(self.intercept), "alpha": self.alpha,
@@ -151,16 +165,18 @@ class Model:
 
     @classmethod
     def from_json(cls, data: dict, arrays: dict[str, np.ndarray]) -> "Model":
-        feats = data["manifest"]["features"]
         manifest = FeatureManifest.from_json(data["manifest"])
-        if [f["name"] for f in feats] != manifest.features:
-            raise ValueError("the feature list does not match the inputs' encoding")
-        return cls(manifest,
-                   np.array([f["coef"] for f in feats], dtype=np.float64),
-                   float(data["intercept"]),
-                   np.array([f["coef_std"] for f in feats], dtype=np.float64),
-                   np.array([f["mean"] for f in feats], dtype=np.float64),
-                   np.array([f["scale"] for f in feats], dtype=np.float64),
+        arrays = dict(arrays)
+        if manifest.layout == "matrix":
+            vectors = [arrays.pop(k) for k in MATRIX_VECTORS]
+        else:
+            feats = data["manifest"]["features"]
+            if [f["name"] for f in feats] != manifest.features:
+                raise ValueError("the feature list does not match the inputs' encoding")
+            vectors = [np.array([f[k] for f in feats], dtype=np.float64)
+                       for k in ("coef", "coef_std", "mean", "scale")]
+        coef, coef_std, x_mean, x_scale = (np.asarray(v, dtype=np.float64) for v in vectors)
+        return cls(manifest, coef, float(data["intercept"]), coef_std, x_mean, x_scale,
                    float(data["alpha"]), float(data["l1_ratio"]), data.get("params", {}),
                    data.get("certificate", {}), data.get("metrics", {}),
-                   data.get("profile", {}), data.get("lineage", {}), dict(arrays))
+                   data.get("profile", {}), data.get("lineage", {}), arrays)

@@ -107,6 +107,10 @@ class FeatureManifest:
         Training-only columns.
     excluded : list of str
         Columns present in training data but deliberately ignored.
+    matrix : dict or None
+        For a model trained on a sparse matrix (layout "matrix"): ``n_features``,
+        ``index_base`` and the input ``format``. Its inputs are the numeric columns
+        ``f{j + index_base}``, generated rather than listed.
     """
 
     inputs: list[InputColumn]
@@ -114,23 +118,53 @@ class FeatureManifest:
     weight: str | None = None
     group: str | None = None
     excluded: list[str] = field(default_factory=list)
+    matrix: dict | None = None
+
+    @classmethod
+    def for_matrix(cls, n_features: int, index_base: int, fmt: str,
+                   target: str = "y") -> "FeatureManifest":
+        """The manifest of a model trained on a matrix with ``n_features`` columns."""
+        return cls([], target, matrix={"n_features": int(n_features),
+                                       "index_base": int(index_base), "format": fmt})
+
+    @property
+    def layout(self) -> str:
+        return "matrix" if self.matrix is not None else "table"
+
+    @property
+    def columns(self) -> list[InputColumn]:
+        """The input columns (generated for a matrix layout)."""
+        if self.matrix is None:
+            return self.inputs
+        base = self.matrix["index_base"]
+        return [InputColumn(f"f{j + base}", "numeric") for j in range(self.matrix["n_features"])]
 
     @property
     def features(self) -> list[str]:
         """Feature (coefficient) names, in coefficient order."""
-        return [f for col in self.inputs for f in col.feature_names()]
+        return [f for col in self.columns for f in col.feature_names()]
 
     @property
     def input_names(self) -> list[str]:
-        return [col.name for col in self.inputs]
+        return [col.name for col in self.columns]
 
     def to_json(self) -> dict:
-        return {"inputs": [c.to_json() for c in self.inputs],
-                "features": [{"name": f} for f in self.features], "target": self.target,
-                "weight": self.weight, "group": self.group, "excluded": list(self.excluded)}
+        common = {"target": self.target, "weight": self.weight, "group": self.group,
+                  "excluded": list(self.excluded)}
+        if self.matrix is not None:
+            return {"layout": "matrix", "matrix": dict(self.matrix), **common}
+        return {"layout": "table", "inputs": [c.to_json() for c in self.inputs],
+                "features": [{"name": f} for f in self.features], **common}
 
     @classmethod
     def from_json(cls, data: dict) -> "FeatureManifest":
+        if data.get("layout") == "matrix":
+            m = data["matrix"]
+            n, base = m["n_features"], m["index_base"]
+            if not (isinstance(n, int) and n > 0 and base in (0, 1)):
+                raise ValueError("the matrix layout needs n_features > 0 and index_base 0/1")
+            return cls([], data["target"], data.get("weight"), data.get("group"),
+                       list(data.get("excluded", [])), matrix=dict(m))
         if "inputs" in data:
             inputs = [InputColumn.from_json(c) for c in data["inputs"]]
         else:      # format version 1: numeric inputs only, one feature each

@@ -1,0 +1,144 @@
+"""Sparse matrix inputs: svmlight/libsvm text files and scipy ``.npz`` matrices.
+
+Wide and sparse data (fingerprints, text, one-hot heavy tables) come as matrices rather
+than tables. Features are named by column index: ``f0, f1, ...`` (``f1, f2, ...`` for a
+one-based svmlight file, so names match the file's own indices). The whole matrix is
+loaded (sparse, never densified): the naive solver needs X itself.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from enet.exceptions import DataError
+
+__all__ = ["MatrixData", "is_matrix_file", "load_matrix", "MATRIX_SUFFIXES"]
+
+SVMLIGHT_SUFFIXES = (".svm", ".svmlight", ".libsvm", ".svm.gz", ".svmlight.gz", ".libsvm.gz",
+                     ".svm.bz2", ".libsvm.bz2")
+MATRIX_SUFFIXES = SVMLIGHT_SUFFIXES + (".npz",)
+
+
+@dataclass(frozen=True)
+class MatrixData:
+    """A loaded matrix input.
+
+    Attributes
+    ----------
+    X : scipy.sparse.csr_matrix (n, p), float64
+    y : ndarray (n,) or None
+    index_base : int
+        0, or 1 for a one-based svmlight file (column j is the file's index j + 1).
+    format : str
+        "svmlight" or "npz".
+    ignored_features : int
+        Nonzero entries beyond the expected number of features (scoring only).
+    """
+
+    X: sp.csr_matrix
+    y: np.ndarray | None
+    index_base: int
+    format: str
+    ignored_features: int = 0
+
+
+def is_matrix_file(path: str | os.PathLike) -> bool:
+    """True for an svmlight/libsvm or .npz path (by its suffix)."""
+    return os.fspath(path).lower().endswith(MATRIX_SUFFIXES)
+
+
+def _read_target(path: str, n: int) -> np.ndarray:
+    if not os.path.exists(path):
+        raise DataError(f"{path}: no such target file")
+    try:
+        if path.lower().endswith(".npy"):
+            y = np.load(path, allow_pickle=False)
+        else:
+            y = np.loadtxt(path, dtype=np.float64, ndmin=1)
+    except (ValueError, OSError) as exc:
+        raise DataError(f"{path}: cannot read the target values: {str(exc).splitlines()[0]}; "
+                        f"use .npy or a text file with one number per line") from None
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if y.size != n:
+        raise DataError(f"{path}: {y.size} target values for {n} rows of the matrix")
+    return y
+
+
+def _check_values(X: sp.spmatrix, path: str) -> None:
+    bad = ~np.isfinite(X.data)
+    if bad.any():
+        coo = X.tocoo()
+        i = int(np.flatnonzero(~np.isfinite(coo.data))[0])
+        raise DataError(f"{path}: row {coo.row[i] + 1}, feature {coo.col[i]} is "
+                        f"{coo.data[i]}; missing and infinite values are not allowed in a "
+                        f"matrix file")
+
+
+def load_matrix(path: str | os.PathLike, target_file: str | os.PathLike | None = None,
+                n_features: int | None = None, index_base: int | None = None) -> MatrixData:
+    """Load an svmlight/libsvm file or a scipy sparse ``.npz`` matrix.
+
+    Parameters
+    ----------
+    path : path
+    target_file : path, optional
+        Target values for a ``.npz`` matrix (``.npy``, or text with one value per line);
+        an svmlight file carries its own.
+    n_features : int, optional
+        Expected number of features (scoring): entries beyond it are dropped and counted.
+    index_base : {0, 1}, optional
+        svmlight index base; by default one-based unless some row uses index 0 (the
+        libsvm convention).
+
+    Raises
+    ------
+    DataError
+        Unreadable file, non-finite values, a target of the wrong length.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise DataError(f"{path}: no such file")
+    if path.lower().endswith(".npz"):
+        try:
+            X = sp.load_npz(path)
+        except (ValueError, OSError, KeyError) as exc:
+            raise DataError(f"{path}: not a scipy sparse matrix saved with "
+                            f"scipy.sparse.save_npz ({str(exc).splitlines()[0]})") from None
+        X = sp.csr_matrix(X, dtype=np.float64)
+        y = _read_target(os.fspath(target_file), X.shape[0]) if target_file else None
+        fmt, base = "npz", 0
+    else:
+        from sklearn.datasets import load_svmlight_file
+        try:
+            X, y = load_svmlight_file(path, dtype=np.float64, zero_based=True)
+        except (ValueError, OSError, RuntimeError) as exc:
+            raise DataError(f"{path}: not a valid svmlight/libsvm file: "
+                            f"{str(exc).splitlines()[0]}") from None
+        if target_file:
+            y = _read_target(os.fspath(target_file), X.shape[0])
+        base = index_base
+        if base is None:
+            base = 0 if X.shape[1] > 0 and X[:, 0].nnz > 0 else 1
+        if base == 1:
+            if X.shape[1] > 0 and X[:, 0].nnz > 0:
+                raise DataError(f"{path}: uses feature index 0, but the model reads one-based "
+                                f"indices (as in training)")
+            X = X[:, 1:] if X.shape[1] > 0 else X
+        fmt = "svmlight"
+    X.sum_duplicates()
+    _check_values(X, path)
+    if y is not None and not np.all(np.isfinite(y)):
+        i = int(np.flatnonzero(~np.isfinite(y))[0])
+        raise DataError(f"{path}: the target of row {i + 1} is {y[i]}; fix or drop the row")
+    ignored = 0
+    if n_features is not None:
+        if X.shape[1] > n_features:
+            ignored = int(X[:, n_features:].nnz)
+            X = X[:, :n_features]
+        elif X.shape[1] < n_features:
+            X = sp.csr_matrix((X.data, X.indices, X.indptr), shape=(X.shape[0], n_features))
+    return MatrixData(sp.csr_matrix(X), y, base, fmt, ignored)
