@@ -12,10 +12,11 @@ import datetime as _dt
 import hashlib
 import os
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
+import scipy.sparse as sp
 
 from enet.core.cv import CVResult, assign_group_folds, cross_validated_fit, kfold_ids, sum_stats
 from enet.core.path import DEFAULT_MAX_ITER, DEFAULT_TOL, PathResult
@@ -31,6 +32,12 @@ from enet.model import Model
 
 __all__ = ["TrainConfig", "train_file", "train_table", "train_model", "build_model",
            "TrainSummary"]
+
+SOLVERS = ("auto", "covariance", "naive")
+# a wide table is held in memory for the naive solver only below this size
+MATERIALIZE_BUDGET = 4 << 30
+# tables with more input columns than this are scanned first, to choose the solver
+WIDE_COLUMNS = 1000
 
 # progress(stage, rows, fraction of the source read or None)
 Progress = Callable[[str, int, "float | None"], None]
@@ -60,6 +67,7 @@ class TrainConfig:
     missing_indicator: bool = True
     min_frequency: int = 5
     max_levels: int = 100
+    solver: str = "auto"
 
     @property
     def schema_options(self) -> SchemaOptions:
@@ -69,6 +77,8 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise UsageError for values outside their domain."""
         self.schema_options.validate()
+        if self.solver not in SOLVERS:
+            raise UsageError(f"--solver must be one of {', '.join(SOLVERS)}; got {self.solver!r}")
         if not self.l1_ratios:
             raise UsageError("--l1-ratio needs at least one value")
         for r in self.l1_ratios:
@@ -147,20 +157,42 @@ def _group_folds(counts: dict[str, int], n_folds: int, seed: int, source: str
     return dict(zip(labels, folds.tolist()))
 
 
-def _accumulate(source: TableSource, encoder: Encoder, roles: ColumnRoles, config: TrainConfig,
-                group_folds: dict[str, int] | None, progress: Progress | None
-                ) -> tuple[list[SufficientStats], _Range, TrainSummary]:
+class _Rows:
+    """Row accounting filled in while :func:`_training_blocks` runs."""
+
+    def __init__(self):
+        self.read = 0
+        self.dropped = 0
+
+    def summary(self, source: TableSource, roles: ColumnRoles, config: TrainConfig
+                ) -> TrainSummary:
+        if self.read == 0:
+            raise DataError(f"{source.path}: no data rows (only a header?)")
+        if self.read == self.dropped:
+            raise DataError(f"{source.path}: the target '{roles.target}' is missing in every "
+                            f"row")
+        summary = TrainSummary(self.read, self.dropped)
+        if summary.rows_used < max(config.folds, 2):
+            advice = (f"use --folds {summary.rows_used} or fewer" if summary.rows_used >= 2
+                      else "add rows")
+            raise DataError(f"{source.path}: {summary.rows_used} row(s) with a target are too "
+                            f"few for {config.folds}-fold cross-validation; {advice}")
+        return summary
+
+
+def _training_blocks(source: TableSource, encoder: Encoder, roles: ColumnRoles,
+                     config: TrainConfig, group_folds: dict[str, int] | None,
+                     progress: Progress | None, rows: _Rows
+                     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]]:
+    """(X, y, w, fold) of the rows with a target, block by block (second pass)."""
     extra_numeric = [roles.target] + ([roles.weight] if roles.weight else [])
     extra_text = [roles.group] if roles.group else []
-    acc = FoldAccumulator(encoder.width, config.folds)
-    ranges = _Range()
     hints = {c: TRAINING_HINT.format(name=c) for c in encoder.numeric + encoder.booleans}
-    report = (lambda rows, frac: progress("reading", rows, frac)) if progress else None
-    rows = dropped = 0
+    report = (lambda n, frac: progress("reading", n, frac)) if progress else None
     for batch, X, offset in encoder.batches(source, numeric=extra_numeric, text=extra_text,
                                             hint=hints, progress=report):
         m = batch.num_rows
-        rows += m
+        rows.read += m
         col = {n: batch.column(i) for i, n in enumerate(batch.schema.names)}
         y = col[roles.target].to_numpy(zero_copy_only=False)
         keep = ~np.isnan(y)
@@ -176,23 +208,45 @@ def _accumulate(source: TableSource, encoder: Encoder, roles: ColumnRoles, confi
         else:
             fold = kfold_ids(offset, m, config.folds, config.seed)
         if not keep.all():
-            dropped += int(m - keep.sum())
+            rows.dropped += int(m - keep.sum())
             X, y, fold = X[keep], y[keep], fold[keep]
             w = w[keep] if w is not None else None
         if X.shape[0]:
-            acc.update(X, y, w, fold)
-            ranges.update(X)
-    if rows == 0:
-        raise DataError(f"{source.path}: no data rows (only a header?)")
-    if rows == dropped:
-        raise DataError(f"{source.path}: the target '{roles.target}' is missing in every row")
-    summary = TrainSummary(rows, dropped)
-    if summary.rows_used < max(config.folds, 2):
-        advice = (f"use --folds {summary.rows_used} or fewer" if summary.rows_used >= 2
-                  else "add rows")
-        raise DataError(f"{source.path}: {summary.rows_used} row(s) with a target are too few "
-                        f"for {config.folds}-fold cross-validation; {advice}")
+            yield X, y, w, fold
+
+
+def _accumulate(source: TableSource, encoder: Encoder, roles: ColumnRoles, config: TrainConfig,
+                group_folds: dict[str, int] | None, progress: Progress | None
+                ) -> tuple[list[SufficientStats], _Range, TrainSummary]:
+    acc = FoldAccumulator(encoder.width, config.folds)
+    ranges = _Range()
+    rows = _Rows()
+    for X, y, w, fold in _training_blocks(source, encoder, roles, config, group_folds, progress,
+                                          rows):
+        acc.update(X, y, w, fold)
+        ranges.update(X)
+    summary = rows.summary(source, roles, config)
     return acc.folds(), ranges, summary
+
+
+def _materialize(source: TableSource, encoder: Encoder, roles: ColumnRoles, config: TrainConfig,
+                 group_folds: dict[str, int] | None, progress: Progress | None, n_rows: int):
+    """The encoded training rows in one Fortran-ordered matrix (for the naive solver)."""
+    X = np.empty((n_rows, encoder.width), order="F")
+    y, w, fold = np.empty(n_rows), np.ones(n_rows), np.empty(n_rows, dtype=np.int64)
+    rows, at = _Rows(), 0
+    for Xb, yb, wb, fb in _training_blocks(source, encoder, roles, config, group_folds,
+                                           progress, rows):
+        m = Xb.shape[0]
+        if at + m > n_rows:
+            raise DataError(f"{source.path}: the file changed while it was read")
+        X[at:at + m], y[at:at + m], fold[at:at + m] = Xb, yb, fb
+        if wb is not None:
+            w[at:at + m] = wb
+        at += m
+    if at != n_rows:
+        raise DataError(f"{source.path}: the file changed while it was read")
+    return X, y, (w if roles.weight else None), fold, rows.summary(source, roles, config)
 
 
 def _one_pass_inputs(roles: ColumnRoles, kinds: dict[str, str], config: TrainConfig
@@ -249,17 +303,22 @@ def build_model(folds: list[SufficientStats], manifest: FeatureManifest, config:
             standardize=config.standardize, tol=config.tol, max_iter=config.max_iter)
     except (ValueError, OverflowError) as exc:    # e.g. a fold whose weights are all zero
         raise DataError(f"{exc}") from None
-    return _assemble(cvr, path, sum_stats(folds), manifest, config, profile or {}, lineage or {})
+    total = sum_stats(folds)
+    li, ai = cvr.best_index
+    coef, intercept = path.coef[ai], float(path.intercept[ai])
+    train_mse = float(total.weighted_sse(coef[None, :], np.array([intercept]))[0] / total.sum_w)
+    _, _, yy = total.moments(centred=True)
+    return _assemble(cvr, path, train_mse, yy, manifest, config, profile or {}, lineage or {})
 
 
-def _assemble(cvr: CVResult, path: PathResult, total: SufficientStats, manifest: FeatureManifest,
-              config: TrainConfig, profile: dict, lineage: dict) -> Model:
+def _assemble(cvr: CVResult, path: PathResult, train_mse: float, yy: float,
+              manifest: FeatureManifest, config: TrainConfig, profile: dict,
+              lineage: dict) -> Model:
+    """Package the selected fit; ``yy`` is the weighted variance of the target."""
     li, ai = cvr.best_index
     cert = path.certificate
     coef = path.coef[ai]
     intercept = float(path.intercept[ai])
-    train_mse = float(total.weighted_sse(coef[None, :], np.array([intercept]))[0] / total.sum_w)
-    _, _, yy = total.moments(centred=True)
     metrics = {
         "cv_mse": float(cvr.mean[li, ai]), "cv_mse_se": float(cvr.se[li, ai]),
         "cv_rmse": float(np.sqrt(cvr.mean[li, ai])),
@@ -275,14 +334,20 @@ def _assemble(cvr: CVResult, path: PathResult, total: SufficientStats, manifest:
         "relative_gap": float(cert.relative_gap[ai]),
         "kkt_violation": float(cert.kkt_violation[ai]), "converged": bool(cert.converged[ai]),
         "tol": cert.tol, "path_converged": bool(cert.converged.all()),
-        "cv_converged": cvr.all_converged, "solver": "covariance",
+        "cv_converged": cvr.all_converged, "solver": getattr(path, "solver", "covariance"),
     }
     params = asdict(config)
     params.update(fold_sizes=cvr.fold_sizes.tolist(), fold_rule="group" if config.group else
                   "kfold-block-permutation")
     arrays = {"cv_l1_ratios": cvr.l1_ratios, "cv_alphas": cvr.alphas, "cv_mean": cvr.mean,
               "cv_se": cvr.se, "cv_mse_path": cvr.mse_path, "path_alphas": path.alphas,
-              "path_coef": path.coef, "path_intercept": path.intercept}
+              "path_intercept": path.intercept}
+    if manifest.layout == "matrix":      # up to millions of features: the path kept sparse
+        path_coef = sp.csr_matrix(path.coef)
+        arrays.update(path_coef_data=path_coef.data, path_coef_indices=path_coef.indices,
+                      path_coef_indptr=path_coef.indptr)
+    else:
+        arrays["path_coef"] = path.coef
     return Model(manifest, coef.copy(), intercept, path.coef_std[ai].copy(), path.x_mean.copy(),
                  path.x_scale.copy(), float(cvr.alphas[li, ai]), float(cvr.l1_ratios[li]),
                  params, certificate, metrics, profile, lineage, arrays)
