@@ -30,8 +30,8 @@ from enet.data.schema import (TRAINING_HINT, ColumnRoles, SchemaOptions, as_text
 from enet.exceptions import DataError, UsageError
 from enet.model import Model
 
-__all__ = ["TrainConfig", "train_file", "train_table", "train_model", "build_model",
-           "TrainSummary"]
+__all__ = ["TrainConfig", "train_file", "train_table", "train_matrix", "train_model",
+           "build_model", "TrainSummary"]
 
 SOLVERS = ("auto", "covariance", "naive")
 # a wide table is held in memory for the naive solver only below this size
@@ -409,11 +409,36 @@ def train_table(data, config: TrainConfig, progress: Progress | None = None, y=N
                          progress)
 
 
+def _table_solver(config: TrainConfig, n: int, p: int) -> str:
+    """Solver for a streamed table: naive only when the encoded rows fit in memory."""
+    from enet.core.naive import choose_solver
+
+    if config.solver != "auto":
+        return config.solver
+    if choose_solver(n, p) == "naive" and n * p * 8 <= MATERIALIZE_BUDGET:
+        return "naive"
+    return "covariance"
+
+
+def _lineage(source: TableSource, rows: int) -> dict:
+    if source.format == "memory":
+        data = {"path": None, "sha256": _table_sha256(source), "format": "memory"}
+    else:
+        data = {"path": os.path.abspath(source.path), "sha256": _file_sha256(source.path),
+                "format": source.format}
+    data["rows"] = int(rows)
+    return {"data": data,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "versions": _versions()}
+
+
 def _train_source(source: TableSource, config: TrainConfig, progress: Progress | None) -> Model:
     roles = resolve_columns(source.columns, config.target, config.exclude, config.weight,
                             config.group, config.categorical, source.path)
     kinds = decide_kinds(source, roles)
-    inputs = _one_pass_inputs(roles, kinds, config)
+    # a wide table is scanned first: the row count decides between the solvers
+    wide = config.solver == "naive" or len(roles.features) > WIDE_COLUMNS
+    inputs = None if wide else _one_pass_inputs(roles, kinds, config)
     input_profile = None
     if inputs is not None:
         # optimistic single pass; the first missing feature value sends us to two passes
@@ -431,8 +456,20 @@ def _train_source(source: TableSource, config: TrainConfig, progress: Progress |
             group_folds = _group_folds(scan.group_counts, config.folds, config.seed,
                                        source.path)
         inputs, input_profile = scan.inputs, scan.profile
-        folds, ranges, summary = _accumulate(source, Encoder(inputs), roles, config,
-                                             group_folds, progress)
+        encoder = Encoder(inputs)
+        n_used = scan.rows_read - scan.rows_dropped
+        if _table_solver(config, n_used, encoder.width) == "naive":
+            X, y, w, fold, summary = _materialize(source, encoder, roles, config, group_folds,
+                                                  progress, n_used)
+            manifest = FeatureManifest(inputs, roles.target, roles.weight, roles.group,
+                                       roles.excluded)
+            profile = {"n_rows": int(n_used), "rows_read": summary.rows_read,
+                       "rows_dropped_missing_target": summary.rows_dropped_missing_target,
+                       "inputs": input_profile}
+            return _fit_arrays(X, y, w, fold, manifest, config, profile,
+                               _lineage(source, n_used), source.path)
+        folds, ranges, summary = _accumulate(source, encoder, roles, config, group_folds,
+                                             progress)
     total = sum_stats(folds)
     xx, _, yy = total.moments(centred=True)
     if input_profile is None:
@@ -447,23 +484,120 @@ def _train_source(source: TableSource, config: TrainConfig, progress: Progress |
                                 "min": float(ranges.lo[j]), "max": float(ranges.hi[j])}
                             for j, f in enumerate(manifest.features)},
                "target": {"mean": float(total.mean_y), "sd": float(np.sqrt(yy))}}
-    if source.format == "memory":
-        data = {"path": None, "sha256": _table_sha256(source), "format": "memory"}
-    else:
-        data = {"path": os.path.abspath(source.path), "sha256": _file_sha256(source.path),
-                "format": source.format}
-    data["rows"] = int(total.n_rows)
-    lineage = {"data": data,
-               "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-               "versions": _versions()}
     try:
-        return build_model(folds, manifest, config, profile, lineage)
+        return build_model(folds, manifest, config, profile, _lineage(source, total.n_rows))
     except DataError as exc:
         raise DataError(f"{source.path}: {exc}") from None
 
 
+def _fit_arrays(X, y: np.ndarray, w: np.ndarray | None, fold: np.ndarray,
+                manifest: FeatureManifest, config: TrainConfig, profile: dict, lineage: dict,
+                source: str) -> Model:
+    """Cross-validate and fit with the naive solver on X in memory (dense or sparse)."""
+    from enet.core.cv_naive import cross_validated_fit_arrays
+
+    wn = np.ones(len(y)) if w is None else w
+    if wn.sum() <= 0:
+        raise DataError(f"{source}: the weights sum to zero; nothing to fit")
+    mean_y = float(wn @ y / wn.sum())
+    yy = float(wn @ (y - mean_y) ** 2 / wn.sum())
+    if yy <= 1e-28 * max(mean_y ** 2, 1e-300):
+        raise DataError(f"{source}: target '{manifest.target}' is constant ({mean_y:g}); there "
+                        f"is nothing to learn")
+    try:
+        cvr, path = cross_validated_fit_arrays(
+            X, y, fold, sample_weight=w, l1_ratios=config.l1_ratios, n_alphas=config.n_alphas,
+            eps=config.eps, selection=config.selection, fit_intercept=config.fit_intercept,
+            standardize=config.standardize, tol=config.tol, max_iter=config.max_iter)
+    except (ValueError, OverflowError) as exc:
+        raise DataError(f"{source}: {exc}") from None
+    ai = cvr.best_index[1]
+    resid = y - (np.asarray(X @ path.coef[ai]).ravel() + path.intercept[ai])
+    train_mse = float(wn @ (resid * resid) / wn.sum())
+    profile = dict(profile, sum_weights=float(wn.sum()),
+                   target={"mean": mean_y, "sd": float(np.sqrt(yy))})
+    return _assemble(cvr, path, train_mse, yy, manifest, config, profile, lineage)
+
+
+def train_matrix(path: str | os.PathLike, config: TrainConfig,
+                 target_file: str | os.PathLike | None = None) -> Model:
+    """Train on a sparse matrix file: svmlight/libsvm (target inside) or scipy ``.npz``
+    with ``target_file``.
+
+    The matrix is loaded whole and never densified; the solver is chosen from its
+    shape and sparsity (``config.solver`` overrides).
+    """
+    from enet.data.matrix import load_matrix
+
+    config.validate()
+    data = load_matrix(path, target_file)
+    path = os.fspath(path)
+    if data.y is None:
+        raise UsageError(f"{path}: a .npz matrix needs its target values: pass --target-file")
+    lineage = {"path": os.path.abspath(path), "sha256": _file_sha256(path),
+               "format": data.format}
+    return _train_on_matrix(data.X, data.y, data.index_base, data.format, config, path, lineage)
+
+
+def _train_on_matrix(X, y: np.ndarray, index_base: int, fmt: str, config: TrainConfig,
+                     label: str, data_lineage: dict) -> Model:
+    from enet.core.naive import choose_solver
+
+    n, p = X.shape
+    if n < max(config.folds, 2):
+        raise DataError(f"{label}: {n} row(s) are too few for {config.folds}-fold "
+                        f"cross-validation")
+    if p == 0:
+        raise DataError(f"{label}: the matrix has no feature columns")
+    fold = kfold_ids(0, n, config.folds, config.seed)
+    manifest = FeatureManifest.for_matrix(p, index_base, fmt)
+    nnz = X.nnz if sp.issparse(X) else n * p
+    solver = config.solver
+    if solver == "auto":
+        solver = choose_solver(n, p, nnz / max(n * p, 1))
+    profile = {"n_rows": int(n), "rows_read": int(n), "rows_dropped_missing_target": 0,
+               "density": nnz / max(n * p, 1)}
+    lineage = {"data": dict(data_lineage, rows=int(n)),
+               "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+               "versions": _versions()}
+    if solver == "naive":
+        return _fit_arrays(X.tocsc() if sp.issparse(X) else X, y, None, fold, manifest, config,
+                           profile, lineage, label)
+    acc = FoldAccumulator(p, config.folds)
+    step = max(1, (1 << 22) // p)                        # dense row blocks of ~32 MiB
+    Xr = X.tocsr() if sp.issparse(X) else X
+    for start in range(0, n, step):
+        block = slice(start, min(n, start + step))
+        Xb = Xr[block].toarray() if sp.issparse(Xr) else np.asarray(Xr[block], dtype=float)
+        acc.update(Xb, y[block], None, fold[block])
+    folds = acc.folds()
+    total = sum_stats(folds)
+    _check_learnable(total, label, manifest)
+    _, _, yy = total.moments(centred=True)
+    profile["target"] = {"mean": float(total.mean_y), "sd": float(np.sqrt(yy))}
+    return build_model(folds, manifest, config, profile, lineage)
+
+
+def _train_sparse(X, y, config: TrainConfig) -> Model:
+    """Train on an in-memory scipy.sparse matrix (features f0, f1, ...)."""
+    config.validate()
+    if y is None:
+        raise UsageError("a sparse matrix needs its target: pass y=")
+    X = sp.csr_matrix(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64).ravel()
+    if y.shape[0] != X.shape[0]:
+        raise DataError(f"input: y has {y.shape[0]} values for {X.shape[0]} rows")
+    if not (np.all(np.isfinite(X.data)) and np.all(np.isfinite(y))):
+        raise DataError("input: X or y has missing or infinite values")
+    h = hashlib.sha256()
+    for arr in (X.data, X.indices, X.indptr, y):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    return _train_on_matrix(X, y, 0, "memory", config, "input",
+                            {"path": None, "sha256": h.hexdigest(), "format": "memory"})
+
+
 def train_model(data, target: str = "y", *, y=None, progress: Progress | None = None,
-                csv_options: CsvOptions | None = None, **options) -> Model:
+                csv_options: CsvOptions | None = None, target_file=None, **options) -> Model:
     """Train a cross-validated model from a file or an in-memory table.
 
     Parameters
@@ -473,7 +607,10 @@ def train_model(data, target: str = "y", *, y=None, progress: Progress | None = 
     target : str
         Name of the target column ("y" for a numpy array with ``y`` given).
     y : array, optional
-        Target values for a numpy ``data`` (columns are named x0, x1, ...).
+        Target values for a numpy ``data`` (columns are named x0, x1, ...) or a scipy
+        sparse matrix (features f0, f1, ...).
+    target_file : path, optional
+        Target values for a ``.npz`` matrix file (svmlight files carry their own).
     **options
         Any :class:`TrainConfig` field: ``l1_ratios``, ``folds``, ``categorical``,
         ``impute``, ``exclude``, ``weight``, ``group``, ``standardize`` ...
@@ -492,5 +629,10 @@ def train_model(data, target: str = "y", *, y=None, progress: Progress | None = 
     except TypeError as exc:
         raise UsageError(f"unknown training option: {exc}") from None
     if isinstance(data, (str, os.PathLike)):
+        from enet.data.matrix import is_matrix_file
+        if is_matrix_file(data):
+            return train_matrix(data, config, target_file)
         return train_file(data, config, progress, csv_options)
+    if sp.issparse(data):
+        return _train_sparse(data, y, config)
     return train_table(data, config, progress, y=y)
