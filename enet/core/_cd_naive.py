@@ -34,10 +34,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from enet.core._cd_gram import _free_features, _soft, duality_gap, kkt_violation
+from enet.core._cd_gram import _free_features, _soft, _spd_solve, duality_gap, kkt_violation
 
 INF = np.inf
 FREE_BLOCK_MAX = 64     # unpenalised features solved jointly (least squares) up to this many
+ANDERSON_K = 5
 
 
 @njit(cache=True, nogil=True)
@@ -151,6 +152,71 @@ def _sweep(idx, n_idx, D, sparse, unit_w, v, st, beta, G_diag, inv_scale, l1r, l
 
 
 @njit(cache=True, nogil=True)
+def _objective(v, st, w, beta, idx, pf, l1r, l2r):
+    """Primal objective of a residual (``v``, ``st``) and the coefficients ``beta[idx]``
+    (all others zero)."""
+    o = st[0]
+    sse = 0.0
+    for i in range(v.shape[0]):
+        if w[i] > 0.0:
+            r = v[i] / w[i] + o
+            sse += w[i] * r * r
+    pen = 0.0
+    for j in idx:
+        pen += pf[j] * (l1r * abs(beta[j]) + 0.5 * l2r * beta[j] * beta[j])
+    return 0.5 * sse + pen
+
+
+@njit(cache=True, nogil=True)
+def _anderson(Hb, Hv, Hs, idx, beta, v, st, w, pf, l1r, l2r, lower, upper):
+    """Anderson extrapolation of the last K + 1 iterates ``Hb`` on the features ``idx``.
+
+    Coordinate descent crawls when columns are strongly correlated (p > n); a combination
+    of recent iterates whose differences cancel jumps ahead. The residual is affine in the
+    coefficients, so the combination of the stored residuals ``Hv``, ``Hs`` is the
+    candidate's residual. The candidate is kept only if it lowers the objective.
+    """
+    K = Hb.shape[0] - 1
+    m = idx.shape[0]
+    U = np.empty((K, m))
+    for k in range(K):
+        for t in range(m):
+            U[k, t] = Hb[k + 1, t] - Hb[k, t]
+    C = U @ U.T
+    top = 0.0
+    for k in range(K):
+        top = max(top, C[k, k])
+    if top <= 0.0:
+        return
+    for k in range(K):
+        C[k, k] += 1e-10 * top
+    z = np.linalg.lstsq(C, np.ones(K), -1.0)[0]
+    s = z.sum()
+    if s == 0.0 or not np.isfinite(s):
+        return
+    z /= s
+    cand = np.zeros(m)
+    cv = np.zeros(v.shape[0])
+    cs = np.zeros(2)
+    for k in range(K):
+        cand += z[k] * Hb[k + 1]
+        cv += z[k] * Hv[k + 1]
+        cs += z[k] * Hs[k + 1]
+    for t, j in enumerate(idx):
+        if cand[t] < lower[j] or cand[t] > upper[j]:
+            return
+    old = beta.copy()
+    for t, j in enumerate(idx):
+        beta[j] = cand[t]
+    if _objective(cv, cs, w, beta, idx, pf, l1r, l2r) < _objective(v, st, w, old, idx, pf, l1r,
+                                                                  l2r):
+        v[:] = cv
+        st[:] = cs
+    else:
+        beta[:] = old
+
+
+@njit(cache=True, nogil=True)
 def _add_strong(q, in_set, ws, n_ws, skip, thresh, pf):
     """Sequential strong rule: features with ``|q_j| >= thresh * pf_j`` (the gradient at
     the previous solution, ``thresh = l1_ratio (2 alpha - alpha_prev)``) join the working set."""
@@ -207,9 +273,117 @@ def _solve_free_block(A, free_idx, D, sparse, unit_w, v, st, beta, inv_scale):
 
 
 @njit(cache=True, nogil=True)
+def _cache_add(j, D, sparse, unit_w, inv_scale, Gc, slot, cached, n_cached):
+    """Add column j to the Gram cache: its products with every cached column.
+
+    ``Gc[slot[a], slot[b]] = xt_a' W xt_b``; returns the grown cache (a new array when the
+    capacity doubles).
+    """
+    cap = Gc.shape[0]
+    if n_cached == cap:
+        bigger = np.empty((2 * cap, 2 * cap))
+        bigger[:cap, :cap] = Gc
+        Gc = bigger
+    n = D[6].shape[0]
+    t = np.zeros(n)
+    ts = np.zeros(2)
+    _update(j, -inv_scale[j], D, sparse, unit_w, t, ts)        # t = W xt_j
+    slot[j] = n_cached
+    cached[n_cached] = j
+    for s in range(n_cached + 1):
+        b = cached[s]
+        g = _dot(b, D, sparse, t, ts) * inv_scale[b]
+        Gc[n_cached, s] = g
+        Gc[s, n_cached] = g
+    return Gc
+
+
+@njit(cache=True, nogil=True)
+def _orthant_step(beta, x, idx, lower, upper, free):
+    """Longest step ``t <= 1`` from ``beta[idx]`` towards ``x`` that keeps every coefficient
+    in its box and (penalised ones) off the other side of zero.
+
+    Returns ``(t, the coordinate position that stops it or -1, the value it stops at)``.
+    """
+    t, stop, stop_value = 1.0, -1, 0.0
+    for a, j in enumerate(idx):
+        d = x[a] - beta[j]
+        if d == 0.0:
+            continue
+        limit = upper[j] if d > 0.0 else lower[j]
+        if not free[j] and beta[j] * d < 0.0:       # moving towards zero
+            limit = max(limit, 0.0) if d < 0.0 else min(limit, 0.0)
+        if np.isfinite(limit) and (limit - beta[j]) / d < t:
+            t, stop, stop_value = max((limit - beta[j]) / d, 0.0), a, limit
+    return t, stop, stop_value
+
+
+@njit(cache=True, nogil=True)
+def _newton(idx, D, sparse, unit_w, v, st, beta, inv_scale, l1r, l2r, pf, lower, upper, free,
+            Gc, slot, act):
+    """Minimise exactly over the features ``idx`` with their signs fixed (cached Gram).
+
+    The objective is a convex quadratic on the orthant of ``beta``, so it decreases along
+    the whole segment to the system's solution: the step stops at the first coordinate
+    that would change sign or cross a bound (set exactly there). The step is verified
+    against the objective (over the support ``act``) and undone if it does not lower it.
+    """
+    m = idx.shape[0]
+    M = np.empty((m, m))
+    rhs = np.empty(m)
+    for a, j in enumerate(idx):
+        r = _dot(j, D, sparse, v, st) * inv_scale[j]
+        if not free[j]:
+            r -= l1r * pf[j] * (1.0 if beta[j] > 0.0 else -1.0)
+        for b in range(m):
+            M[a, b] = Gc[slot[j], slot[idx[b]]]
+            r += M[a, b] * beta[idx[b]]
+        M[a, a] += l2r * pf[j]
+        rhs[a] = r
+    x = _spd_solve(M, rhs)
+    if not np.all(np.isfinite(x)):
+        return
+    t, stop, stop_value = _orthant_step(beta, x, idx, lower, upper, free)
+    w = D[6]
+    before = _objective(v, st, w, beta, act, pf, l1r, l2r)
+    old_b = beta.copy()
+    old_v = v.copy()
+    old_s = st.copy()
+    if t < 1.0:
+        # first try the whole step with every coordinate that changes sign set to zero
+        # (and bounds applied): usually the support of the solution, found at once
+        for a, j in enumerate(idx):
+            nb = x[a] if free[j] or x[a] * beta[j] > 0.0 else 0.0
+            _move(j, min(max(nb, lower[j]), upper[j]), D, sparse, unit_w, v, st, beta,
+                  inv_scale)
+        if _objective(v, st, w, beta, act, pf, l1r, l2r) < before:
+            return
+        beta[:] = old_b
+        v[:] = old_v
+        st[:] = old_s
+    if t <= 0.0:
+        return
+    for a, j in enumerate(idx):
+        _move(j, stop_value if a == stop else beta[j] + t * (x[a] - beta[j]), D, sparse, unit_w,
+              v, st, beta, inv_scale)
+    if _objective(v, st, w, beta, act, pf, l1r, l2r) >= before:
+        beta[:] = old_b
+        v[:] = old_v
+        st[:] = old_s
+
+
+@njit(cache=True, nogil=True)
+def _move(j, value, D, sparse, unit_w, v, st, beta, inv_scale):
+    """Set ``beta[j] = value`` and update the residual."""
+    if value != beta[j]:
+        _update(j, (value - beta[j]) * inv_scale[j], D, sparse, unit_w, v, st)
+        beta[j] = value
+
+
+@njit(cache=True, nogil=True)
 def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio, pf, lower,
                upper, beta, tol, coef_tol, max_iter, strong_prev_alpha, q, coefs, gaps, primals,
-               n_iters, kkts, converged):
+               n_iters, kkts, converged, cache_max):
     """Warm-started coordinate descent on X along a decreasing alpha grid.
 
     Parameters
@@ -255,6 +429,15 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
             ws[n_ws] = j
             n_ws += 1
     act = np.empty(p, dtype=np.int64)
+    Gc = np.empty((min(64, cache_max), min(64, cache_max)))
+    slot = np.full(p, -1, dtype=np.int64)
+    cached = np.empty(cache_max, dtype=np.int64)
+    n_cached = 0
+    nidx = np.empty(p, dtype=np.int64)
+    Hb = np.empty((ANDERSON_K + 1, p))
+    Hv = np.empty((ANDERSON_K + 1, n))
+    Hs = np.empty((ANDERSON_K + 1, 2))
+    n_hist = 0
     prev_alpha = strong_prev_alpha
     free_key = -1           # 1 when the free set is that of alpha == 0, 0 otherwise
     A = np.empty((0, 0))
@@ -277,24 +460,48 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
         it, gap, primal, done = 0, INF, 0.0, False
         full = True         # next sweep over the whole working set (else the support only)
         n_act = 0
+        n_sup = 0
         wait = 0            # sweeps to go before the next full check after a gap miss
         pause = 1
         while it < max_iter:
             it += 1
-            if full:
-                max_step, max_coef = _sweep(ws, n_ws, D, sparse, unit_w, v, st, beta,
-                                                     G_diag, inv_scale, l1r, l2r, pf, lower,
-                                                     upper)
-            else:
-                max_step, max_coef = _sweep(act, n_act, D, sparse, unit_w, v, st,
-                                                     beta, G_diag, inv_scale, l1r, l2r, pf,
-                                                     lower, upper)
+            idx, n_idx = (ws, n_ws) if full else (act, n_act)
+            max_step, max_coef = _sweep(idx, n_idx, D, sparse, unit_w, v, st, beta, G_diag,
+                                        inv_scale, l1r, l2r, pf, lower, upper)
             if use_block:
                 _solve_free_block(A, free_idx, D, sparse, unit_w, v, st, beta, inv_scale)
             settled = max_step <= coef_tol * max_coef
             if not full:
                 if settled:
                     full = True     # the support has converged: a full sweep checks it
+                    continue
+                n_sup += 1
+                if n_sup == 6 or n_sup % 24 == 0:
+                    # solve the settled support exactly (its Gram columns are cached)
+                    n_new = 0
+                    for t in range(n_act):
+                        j = act[t]
+                        if beta[j] != 0.0 and (free[j] or lower[j] < beta[j] < upper[j]):
+                            nidx[n_new] = j
+                            n_new += 1
+                            if slot[j] < 0 and n_cached < cache_max:
+                                Gc = _cache_add(j, D, sparse, unit_w, inv_scale, Gc, slot, cached,
+                                                n_cached)
+                                n_cached += 1
+                    if n_new > 0 and slot[nidx[:n_new]].min() >= 0:
+                        _newton(nidx[:n_new], D, sparse, unit_w, v, st, beta, inv_scale, l1r,
+                                l2r, pf, lower, upper, free, Gc, slot, act[:n_act])
+                        n_hist = 0
+                        continue
+                # extrapolate the last ANDERSON_K + 1 iterates on the support
+                Hb[n_hist, :n_act] = beta[act[:n_act]]
+                Hv[n_hist] = v
+                Hs[n_hist] = st
+                n_hist += 1
+                if n_hist == ANDERSON_K + 1:
+                    _anderson(Hb[:, :n_act], Hv, Hs, act[:n_act], beta, v, st, w, pf, l1r, l2r,
+                              lower, upper)
+                    n_hist = 0
                 continue
             if not settled:
                 n_act = 0
@@ -304,6 +511,8 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
                         act[n_act] = j
                         n_act += 1
                 full = n_act == n_ws
+                n_hist = 0
+                n_sup = 0
                 continue
             if wait > 0:
                 wait -= 1

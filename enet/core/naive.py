@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from enet.core._cd_naive import column_moments, naive_path
 from enet.core.path import (DEFAULT_MAX_ITER, DEFAULT_TOL, PathResult, alpha_max_from_gradient,
@@ -78,11 +79,19 @@ def _check_vector(arr, n: int, name: str) -> np.ndarray:
 def _run(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio, pf, lo, up, beta,
          tol, max_iter, prev_alpha):
     m, p = alphas.shape[0], beta.shape[0]
+    # the support's Gram columns (for the Newton step) may take half the size of X, at
+    # least 8 MiB and at most 256 MiB
+    x_bytes = D[0].nbytes + D[1].nbytes + D[2].nbytes
+    cache_max = int(min(p, np.sqrt(min(max(x_bytes / 2, 8 << 20), 256 << 20) / 8)))
     out = (np.zeros((m, p)), np.zeros(m), np.zeros(m), np.zeros(m, dtype=np.int64),
            np.zeros(m), np.zeros(m, dtype=np.bool_))
     q = np.zeros(p)
-    naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, float(l1_ratio), pf,
-               lo, up, beta, float(tol), float(tol), int(max_iter), float(prev_alpha), q, *out)
+    # one BLAS thread: the kernel's products are small, and threads only contend with the
+    # caller's own parallelism (the kernel releases the GIL)
+    with threadpool_limits(limits=1, user_api="blas"):
+        naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, float(l1_ratio), pf,
+                   lo, up, beta, float(tol), float(tol), int(max_iter), float(prev_alpha), q, *out,
+                   cache_max)
     return out, q
 
 
