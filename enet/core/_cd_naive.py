@@ -168,6 +168,21 @@ def _objective(v, st, w, beta, idx, pf, l1r, l2r):
 
 
 @njit(cache=True, nogil=True)
+def _anderson_weights(Hb):
+    """Weights (sum 1) of the combination of ``Hb[1:]`` whose differences cancel best
+    (lightly regularised least squares); empty when the iterates have not moved."""
+    U = Hb[1:] - Hb[:-1]
+    C = U @ U.T
+    top = np.max(np.diag(C))
+    C += 1e-10 * top * np.eye(C.shape[0])
+    z = np.linalg.lstsq(C, np.ones(C.shape[0]), -1.0)[0]
+    total = z.sum()
+    if top <= 0.0 or total == 0.0 or not np.isfinite(total):
+        return np.empty(0)
+    return z / total
+
+
+@njit(cache=True, nogil=True)
 def _anderson(Hb, Hv, Hs, idx, beta, v, st, w, pf, l1r, l2r, lower, upper):
     """Anderson extrapolation of the last K + 1 iterates ``Hb`` on the features ``idx``.
 
@@ -176,25 +191,10 @@ def _anderson(Hb, Hv, Hs, idx, beta, v, st, w, pf, l1r, l2r, lower, upper):
     coefficients, so the combination of the stored residuals ``Hv``, ``Hs`` is the
     candidate's residual. The candidate is kept only if it lowers the objective.
     """
-    K = Hb.shape[0] - 1
-    m = idx.shape[0]
-    U = np.empty((K, m))
-    for k in range(K):
-        for t in range(m):
-            U[k, t] = Hb[k + 1, t] - Hb[k, t]
-    C = U @ U.T
-    top = 0.0
-    for k in range(K):
-        top = max(top, C[k, k])
-    if top <= 0.0:
+    z = _anderson_weights(Hb)
+    if z.shape[0] == 0:
         return
-    for k in range(K):
-        C[k, k] += 1e-10 * top
-    z = np.linalg.lstsq(C, np.ones(K), -1.0)[0]
-    s = z.sum()
-    if s == 0.0 or not np.isfinite(s):
-        return
-    z /= s
+    K, m = z.shape[0], idx.shape[0]
     cand = np.zeros(m)
     cv = np.zeros(v.shape[0])
     cs = np.zeros(2)
@@ -204,7 +204,7 @@ def _anderson(Hb, Hv, Hs, idx, beta, v, st, w, pf, l1r, l2r, lower, upper):
         cs += z[k] * Hs[k + 1]
     for t, j in enumerate(idx):
         if cand[t] < lower[j] or cand[t] > upper[j]:
-            return
+            return      # clipping would break the residual's combination
     old = beta.copy()
     for t, j in enumerate(idx):
         beta[j] = cand[t]
