@@ -9,14 +9,17 @@ with weights ``w`` normalised to sum 1, ``xt_ij = (x_ij - m_j) / s_j`` the centr
 scaled column (``m_j`` the weighted mean, or 0 without intercept; ``s_j`` the scale) and
 ``yc`` the centred target. Centring and scaling stay implicit: X is never copied.
 
-The design is a tuple ``D = (X, data, indices, indptr, mean, colw, w, exact)``:
+The design is a tuple ``D = (X, data, indices, indptr, mean, colw, w, exact, drow)``:
 
 * dense: ``X`` is the transpose (p, n), C-ordered, of the Fortran-ordered data matrix (a
   view: row j is column j, contiguous); ``data``/``indices``/``indptr`` are empty;
-* sparse: ``data``, ``indices``, ``indptr`` are the CSC arrays (``X`` is (0, 0));
+* sparse: ``data``, ``indices``, ``indptr`` are the CSC arrays;
 * ``mean`` (p,) the centring, ``colw`` (p,) ``sum_i w_i x_ij``, ``w`` (n,) the
-  normalised weights, ``exact`` (p,) dense columns whose offset is so large against
-  their spread that the product must be centred term by term.
+  normalised weights;
+* ``exact`` (p,) columns whose offset is so large against their spread that they are
+  centred term by term, from a dense copy: row ``drow[j]`` of ``X`` (dense: ``drow[j] = j``;
+  sparse: ``X`` holds only those few nearly constant columns, which implicit centring
+  would otherwise ruin).
 
 State is the weighted residual ``v = w * r`` (n,) and ``st = [o, sum(v)]``. Dense: ``v`` is
 the true (centred) residual and ``o = 0``. Sparse: ``v`` holds the uncentred part only and
@@ -44,26 +47,27 @@ ANDERSON_K = 5
 @njit(cache=True, nogil=True)
 def _dot(j, D, sparse, v, st):
     """``(x_j - m_j)' v``: column j, centred, against the weighted residual."""
-    X, data, indices, indptr, mean, colw, w, exact = D
-    if sparse:
+    X, data, indices, indptr, mean, colw, w, exact, drow = D
+    if sparse and not exact[j]:
         acc = 0.0
         for k in range(indptr[j], indptr[j + 1]):
             acc += data[k] * v[indices[k]]
         return acc - mean[j] * st[1]
+    x = X[drow[j]]
     if exact[j]:
         m = mean[j]
         acc = 0.0
         for i in range(v.shape[0]):
-            acc += (X[j, i] - m) * v[i]
+            acc += (x[i] - m) * v[i]
         return acc
-    return np.dot(X[j], v) - mean[j] * st[1]
+    return np.dot(x, v) - mean[j] * st[1]
 
 
 @njit(cache=True, nogil=True)
 def _update(j, c, D, sparse, unit_w, v, st):
     """The residual after ``r -= c * (x_j - m_j)``."""
-    X, data, indices, indptr, mean, colw, w, exact = D
-    if sparse:
+    X, data, indices, indptr, mean, colw, w, exact, drow = D
+    if sparse and not exact[j]:
         if unit_w:
             cw = c * w[0]
             for k in range(indptr[j], indptr[j + 1]):
@@ -75,14 +79,16 @@ def _update(j, c, D, sparse, unit_w, v, st):
         st[0] += c * mean[j]
         st[1] -= c * colw[j]
         return
+    # a dense column (or a sparse one kept densely): the centring goes into the residual
+    x = X[drow[j]]
     m = mean[j]
     if unit_w:
         cw = c * w[0]
         for i in range(v.shape[0]):
-            v[i] -= cw * (X[j, i] - m)
+            v[i] -= cw * (x[i] - m)
     else:
         for i in range(v.shape[0]):
-            v[i] -= c * w[i] * (X[j, i] - m)
+            v[i] -= c * w[i] * (x[i] - m)
     st[1] -= c * (colw[j] - m)
 
 
@@ -174,10 +180,12 @@ def _anderson_weights(Hb):
     U = Hb[1:] - Hb[:-1]
     C = U @ U.T
     top = np.max(np.diag(C))
+    if not (top > 0.0 and np.isfinite(top)):
+        return np.empty(0)
     C += 1e-10 * top * np.eye(C.shape[0])
     z = np.linalg.lstsq(C, np.ones(C.shape[0]), -1.0)[0]
     total = z.sum()
-    if top <= 0.0 or total == 0.0 or not np.isfinite(total):
+    if total == 0.0 or not np.isfinite(total):
         return np.empty(0)
     return z / total
 
@@ -340,6 +348,8 @@ def _newton(idx, D, sparse, unit_w, v, st, beta, inv_scale, l1r, l2r, pf, lower,
             r += M[a, b] * beta[idx[b]]
         M[a, a] += l2r * pf[j]
         rhs[a] = r
+    if not (np.all(np.isfinite(M)) and np.all(np.isfinite(rhs))):
+        return
     x = _spd_solve(M, rhs)
     if not np.all(np.isfinite(x)):
         return
@@ -555,7 +565,7 @@ def column_moments(D, sparse, fit_intercept):
     The spread is the weighted variance about the mean (with intercept) or the mean
     square (without). Also returns the largest |x_ij| of each column.
     """
-    X, data, indices, indptr, mean_unused, colw_unused, w, exact_unused = D
+    X, data, indices, indptr, mean_unused, colw_unused, w, exact_unused, drow_unused = D
     n = w.shape[0]
     p = indptr.shape[0] - 1 if sparse else X.shape[0]
     mean = np.zeros(p)

@@ -67,6 +67,14 @@ def _design(X):
     return X.T, empty_f, empty_i, np.zeros(1, dtype=np.int32), False     # (p, n) C view
 
 
+def _sparse_columns(data, indices, indptr, n: int, cols: np.ndarray) -> np.ndarray:
+    """Dense (n, len(cols)) copy of a few columns of a CSC matrix."""
+    if cols.size == 0:
+        return np.empty((n, 0))
+    Xc = sp.csc_matrix((data, indices, indptr), shape=(n, indptr.shape[0] - 1), copy=False)
+    return Xc[:, cols].toarray()
+
+
 def _check_vector(arr, n: int, name: str) -> np.ndarray:
     arr = np.asarray(arr, dtype=np.float64).ravel()
     if arr.shape != (n,):
@@ -148,7 +156,7 @@ def path_from_arrays(X, y, *, sample_weight=None, l1_ratio: float = 0.5,
 
     none = np.zeros(p)
     mean, colw, var, maxabs = column_moments(
-        (Xd, data, indices, indptr, none, none, w, np.zeros(p, dtype=np.bool_)), sparse,
+        (Xd, data, indices, indptr, none, none, w, np.zeros(p, dtype=np.bool_), np.zeros(0, dtype=np.int64)), sparse,
         fit_intercept)
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var))):
         bad = int(np.flatnonzero(~np.isfinite(mean) | ~np.isfinite(var))[0])
@@ -159,8 +167,14 @@ def path_from_arrays(X, y, *, sample_weight=None, l1_ratio: float = 0.5,
     scale = np.where(constant, 1.0, sd) if standardize else np.ones(p)
     inv_scale = 1.0 / scale
     G_diag = np.where(constant, 0.0, var * inv_scale * inv_scale)
-    exact = (np.abs(mean) > EXACT_OFFSET * sd) & ~constant & (not sparse)
-    D = (Xd, data, indices, indptr, mean, colw, w, exact)
+    exact = (np.abs(mean) > EXACT_OFFSET * sd) & ~constant
+    drow = np.arange(p)
+    if sparse:
+        # nearly constant columns (|mean| >> sd) are kept densely, centred term by term
+        keep = np.flatnonzero(exact)
+        Xd = np.ascontiguousarray(_sparse_columns(data, indices, indptr, n, keep).T)
+        drow[keep] = np.arange(keep.size)
+    D = (Xd, data, indices, indptr, mean, colw, w, exact, drow)
     y_mean = float(w @ y) if fit_intercept else 0.0
     yc = y - y_mean
     lo, up = lower * scale, upper * scale
