@@ -18,7 +18,8 @@ from enet.core.stats import SufficientStats
 from enet.exceptions import ConvergenceWarning
 
 __all__ = ["GramProblem", "PathResult", "Certificate", "prepare_problem", "alpha_max",
-           "alpha_grid", "path_from_stats", "enet_path", "default_eps"]
+           "alpha_grid", "path_from_stats", "enet_path", "default_eps", "alpha_max_from_gradient",
+           "finish_path", "path_alphas"]
 
 DEFAULT_TOL = 1e-7
 DEFAULT_MAX_ITER = 10_000
@@ -92,6 +93,7 @@ class PathResult:
     x_mean, x_scale : ndarray (p,)  the centring and scaling used.
     y_mean : float
     certificate : Certificate
+    solver : str  "covariance" (Gram matrix) or "naive" (coordinate descent on X).
     """
 
     alphas: np.ndarray
@@ -103,6 +105,7 @@ class PathResult:
     x_scale: np.ndarray
     y_mean: float
     certificate: Certificate
+    solver: str = "covariance"
 
 
 def default_eps(n_rows: int, n_features: int) -> float:
@@ -231,17 +234,25 @@ def alpha_max(problem: GramProblem, l1_ratio: float, penalty_factor: np.ndarray,
     For ``l1_ratio < 1e-3`` (ridge) the value for ``l1_ratio = 1e-3`` is used, as
     in glmnet. Bounds are in solver coordinates.
     """
-    r = max(float(l1_ratio), 1e-3)
     beta = _unpenalised_start(problem, penalty_factor, lower, upper, tol, max_iter)
     q = problem.c - problem.G @ beta
+    return alpha_max_from_gradient(q, l1_ratio, penalty_factor, problem.constant, lower, upper,
+                                   problem.yy)
+
+
+def alpha_max_from_gradient(q: np.ndarray, l1_ratio: float, penalty_factor: np.ndarray,
+                            constant: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                            yy: float) -> float:
+    """alpha_max from the gradient ``q`` (minus the loss gradient) at the unpenalised start."""
+    r = max(float(l1_ratio), 1e-3)
     grad = np.maximum(np.where(upper > 0, q, 0.0), np.where(lower < 0, -q, 0.0))
-    pen = (penalty_factor > 0) & ~problem.constant
+    pen = (penalty_factor > 0) & ~constant
     if not pen.any():
         return 1.0
     amax = float(np.max(grad[pen] / penalty_factor[pen])) / r
     if not np.isfinite(amax) or amax <= 0:
         # nothing left to explain: any grid gives the zero solution
-        amax = 1e-12 * max(np.sqrt(problem.yy), 1e-300)
+        amax = 1e-12 * max(np.sqrt(yy), 1e-300)
     return amax
 
 
@@ -250,6 +261,19 @@ def alpha_grid(amax: float, n_alphas: int = 100, eps: float = 1e-3) -> np.ndarra
     if n_alphas == 1:
         return np.array([amax])
     return np.geomspace(amax, amax * eps, n_alphas)
+
+
+def path_alphas(alphas, amax: float, n_alphas: int, eps: float | None, n_rows: int,
+                n_features: int) -> np.ndarray:
+    """The user's alphas sorted decreasing and validated, or the default grid from ``amax``."""
+    if alphas is None:
+        if eps is None:
+            eps = default_eps(n_rows, n_features)
+        return alpha_grid(amax, n_alphas, eps)
+    alphas = np.sort(np.asarray(alphas, dtype=np.float64).ravel())[::-1].copy()
+    if alphas.size == 0 or np.any(~np.isfinite(alphas)) or np.any(alphas < 0):
+        raise ValueError("alphas must be finite and >= 0")
+    return alphas
 
 
 def _as_vector(value, p: int, default: float, name: str) -> np.ndarray:
@@ -332,14 +356,7 @@ def path_from_stats(stats: SufficientStats, *, l1_ratio: float = 0.5,
     problem = prepare_problem(stats, fit_intercept, standardize)
     lo, up = _solver_bounds(problem, lower, upper)
     amax = alpha_max(problem, l1_ratio, pf, lo, up, tol, max_iter)
-    if alphas is None:
-        if eps is None:
-            eps = default_eps(stats.n_rows, p)
-        alphas = alpha_grid(amax, n_alphas, eps)
-    else:
-        alphas = np.sort(np.asarray(alphas, dtype=np.float64).ravel())[::-1].copy()
-        if alphas.size == 0 or np.any(~np.isfinite(alphas)) or np.any(alphas < 0):
-            raise ValueError("alphas must be finite and >= 0")
+    alphas = path_alphas(alphas, amax, n_alphas, eps, stats.n_rows, p)
     ridge = _ridge_path(problem, alphas, l1_ratio, pf, lo, up, tol)
     if ridge is not None:
         coefs, gaps, primals, n_iters, kkts, converged = ridge
@@ -347,6 +364,19 @@ def path_from_stats(stats: SufficientStats, *, l1_ratio: float = 0.5,
         beta = _unpenalised_start(problem, pf, lo, up, tol, max_iter)
         coefs, gaps, primals, n_iters, kkts, converged = _run_kernel(
             problem, alphas, l1_ratio, pf, lo, up, beta, tol, max_iter, max(amax, alphas[0]))
+    return finish_path(alphas, (coefs, gaps, primals, n_iters, kkts, converged), l1_ratio, tol,
+                       warn, problem.scale, problem.constant, problem.x_mean, problem.y_mean,
+                       fit_intercept)
+
+
+def finish_path(alphas: np.ndarray, out: tuple, l1_ratio: float, tol: float, warn: bool,
+                scale: np.ndarray, constant: np.ndarray, x_mean: np.ndarray, y_mean: float,
+                fit_intercept: bool, solver: str = "covariance") -> PathResult:
+    """PathResult from a kernel's outputs (solver coordinates), with the convergence warning.
+
+    ``out`` is ``(coefs, gaps, primals, n_iters, kkts, converged)``.
+    """
+    coefs, gaps, primals, n_iters, kkts, converged = out
     if not np.all(np.isfinite(coefs)):
         raise FloatingPointError("the solver produced non-finite coefficients; "
                                  "check the data for extreme values")
@@ -360,14 +390,14 @@ def path_from_stats(stats: SufficientStats, *, l1_ratio: float = 0.5,
             f"Elastic Net did not converge at alpha={alphas[k]:.6g} "
             f"({int((~converged).sum())} of {len(alphas)} path points): {why} after "
             f"{n_iters[k]} sweeps; increase max_iter (or tol)",
-            ConvergenceWarning, stacklevel=2)
-    coef_raw = coefs / problem.scale
-    coef_raw[:, problem.constant] = 0.0
-    coefs[:, problem.constant] = 0.0
-    intercept = problem.y_mean - coef_raw @ problem.x_mean if fit_intercept else np.zeros(len(alphas))
+            ConvergenceWarning, stacklevel=3)
+    coef_raw = coefs / scale
+    coef_raw[:, constant] = 0.0
+    coefs[:, constant] = 0.0
+    intercept = y_mean - coef_raw @ x_mean if fit_intercept else np.zeros(len(alphas))
     cert = Certificate(n_iters, gaps, primals, kkts, converged, float(tol))
-    return PathResult(alphas, coef_raw, intercept, coefs, float(l1_ratio), problem.x_mean,
-                      problem.scale, problem.y_mean, cert)
+    return PathResult(alphas, coef_raw, intercept, coefs, float(l1_ratio), x_mean, scale,
+                      y_mean, cert, solver)
 
 
 def enet_path(X: np.ndarray, y: np.ndarray, *, sample_weight: np.ndarray | None = None,

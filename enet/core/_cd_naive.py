@@ -1,0 +1,605 @@
+"""Compiled coordinate descent on X itself ("naive updates", glmnet's term).
+
+The problem is the one of ``_cd_gram``, in the same solver coordinates::
+
+    minimise  1/2 sum_i w_i (yc_i - sum_j b_j xt_ij)^2 + sum_j ( l1_j |b_j| + l2_j / 2 b_j^2 )
+    subject to lower_j <= b_j <= upper_j
+
+with weights ``w`` normalised to sum 1, ``xt_ij = (x_ij - m_j) / s_j`` the centred and
+scaled column (``m_j`` the weighted mean, or 0 without intercept; ``s_j`` the scale) and
+``yc`` the centred target. Centring and scaling stay implicit: X is never copied.
+
+The design is a tuple ``D = (X, data, indices, indptr, mean, colw, w, exact, drow)``:
+
+* dense: ``X`` is the transpose (p, n), C-ordered, of the Fortran-ordered data matrix (a
+  view: row j is column j, contiguous); ``data``/``indices``/``indptr`` are empty;
+* sparse: ``data``, ``indices``, ``indptr`` are the CSC arrays;
+* ``mean`` (p,) the centring, ``colw`` (p,) ``sum_i w_i x_ij``, ``w`` (n,) the
+  normalised weights;
+* ``exact`` (p,) columns whose offset is so large against their spread that they are
+  centred term by term, from a dense copy: row ``drow[j]`` of ``X`` (dense: ``drow[j] = j``;
+  sparse: ``X`` holds only those few nearly constant columns, which implicit centring
+  would otherwise ruin).
+
+State is the weighted residual ``v = w * r`` (n,) and ``st = [o, sum(v)]``. Dense: ``v`` is
+the true (centred) residual and ``o = 0``. Sparse: ``v`` holds the uncentred part only and
+the true residual is ``r_i = v_i / w_i + o``; the gradient ``xt_j' W r`` is then
+``(x_j' v - m_j sum(v)) / s_j`` (the offset ``o`` cancels because ``sum_i w_i x_ij = m_j``),
+so an update touches the nonzeros of one column only.
+
+The certificate is the duality gap of ``_cd_gram.duality_gap``, evaluated from the
+gradient ``q = Xt' W r`` of every feature and ``y'Wr``: the same definition and units as
+the covariance solver.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from enet.core._cd_gram import _free_features, _soft, _spd_solve, duality_gap, kkt_violation
+
+INF = np.inf
+FREE_BLOCK_MAX = 64     # unpenalised features solved jointly (least squares) up to this many
+ANDERSON_K = 5
+
+
+@njit(cache=True, nogil=True)
+def _dot(j, D, sparse, v, st):
+    """``(x_j - m_j)' v``: column j, centred, against the weighted residual."""
+    X, data, indices, indptr, mean, colw, w, exact, drow = D
+    if sparse and not exact[j]:
+        acc = 0.0
+        for k in range(indptr[j], indptr[j + 1]):
+            acc += data[k] * v[indices[k]]
+        return acc - mean[j] * st[1]
+    x = X[drow[j]]
+    if exact[j]:
+        m = mean[j]
+        acc = 0.0
+        for i in range(v.shape[0]):
+            acc += (x[i] - m) * v[i]
+        return acc
+    return np.dot(x, v) - mean[j] * st[1]
+
+
+@njit(cache=True, nogil=True)
+def _update(j, c, D, sparse, unit_w, v, st):
+    """The residual after ``r -= c * (x_j - m_j)``."""
+    X, data, indices, indptr, mean, colw, w, exact, drow = D
+    if sparse and not exact[j]:
+        if unit_w:
+            cw = c * w[0]
+            for k in range(indptr[j], indptr[j + 1]):
+                v[indices[k]] -= cw * data[k]
+        else:
+            for k in range(indptr[j], indptr[j + 1]):
+                i = indices[k]
+                v[i] -= c * w[i] * data[k]
+        st[0] += c * mean[j]
+        st[1] -= c * colw[j]
+        return
+    # a dense column (or a sparse one kept densely): the centring goes into the residual
+    x = X[drow[j]]
+    m = mean[j]
+    if unit_w:
+        cw = c * w[0]
+        for i in range(v.shape[0]):
+            v[i] -= cw * (x[i] - m)
+    else:
+        for i in range(v.shape[0]):
+            v[i] -= c * w[i] * (x[i] - m)
+    st[1] -= c * (colw[j] - m)
+
+
+@njit(cache=True, nogil=True)
+def _residual(D, sparse, unit_w, yc, beta, inv_scale, v, st):
+    """Weighted residual of ``beta`` computed from scratch (no accumulated drift)."""
+    w = D[6]
+    sv = 0.0
+    for i in range(v.shape[0]):
+        v[i] = w[i] * yc[i]
+        sv += v[i]
+    st[0] = 0.0
+    st[1] = sv
+    for j in range(beta.shape[0]):
+        if beta[j] != 0.0:
+            _update(j, beta[j] * inv_scale[j], D, sparse, unit_w, v, st)
+    sv = 0.0
+    for i in range(v.shape[0]):
+        sv += v[i]
+    st[1] = sv
+
+
+@njit(cache=True, nogil=True)
+def _y_dot_r(D, yc, v, st):
+    """``yc' W r`` of the true residual."""
+    o = st[0]
+    w = D[6]
+    acc = 0.0
+    for i in range(v.shape[0]):
+        acc += yc[i] * (v[i] + w[i] * o)
+    return acc
+
+
+@njit(cache=True, nogil=True)
+def _gradient_all(D, sparse, v, st, inv_scale, skip, q):
+    """``q_j = xt_j' W r`` for every feature (0 for constant columns)."""
+    for j in range(q.shape[0]):
+        q[j] = 0.0 if skip[j] else _dot(j, D, sparse, v, st) * inv_scale[j]
+
+
+@njit(cache=True, nogil=True)
+def _clipped_step(z, l1, denom, lo, up):
+    """Minimiser of ``denom/2 b^2 - z b + l1 |b|`` over ``[lo, up]``."""
+    b = _soft(z, l1) / denom
+    return min(max(b, lo), up)
+
+
+@njit(cache=True, nogil=True)
+def _sweep(idx, n_idx, D, sparse, unit_w, v, st, beta, G_diag, inv_scale, l1r, l2r, pf,
+           lower, upper):
+    """One pass of coordinate descent over ``idx[:n_idx]``: (largest step, largest |b|)."""
+    max_step = 0.0
+    max_coef = 0.0
+    for t in range(n_idx):
+        j = idx[t]
+        denom = G_diag[j] + l2r * pf[j]
+        if denom > 0.0:
+            bn = _clipped_step(_dot(j, D, sparse, v, st) * inv_scale[j] + G_diag[j] * beta[j],
+                               l1r * pf[j], denom, lower[j], upper[j])
+            d = bn - beta[j]
+            if d != 0.0:
+                beta[j] = bn
+                _update(j, d * inv_scale[j], D, sparse, unit_w, v, st)
+                max_step = max(max_step, abs(d))
+            max_coef = max(max_coef, abs(bn))
+    return max_step, max_coef
+
+
+@njit(cache=True, nogil=True)
+def _objective(v, st, w, beta, idx, pf, l1r, l2r):
+    """Primal objective of a residual (``v``, ``st``) and the coefficients ``beta[idx]``
+    (all others zero)."""
+    o = st[0]
+    sse = 0.0
+    for i in range(v.shape[0]):
+        if w[i] > 0.0:
+            r = v[i] / w[i] + o
+            sse += w[i] * r * r
+    pen = 0.0
+    for j in idx:
+        pen += pf[j] * (l1r * abs(beta[j]) + 0.5 * l2r * beta[j] * beta[j])
+    return 0.5 * sse + pen
+
+
+@njit(cache=True, nogil=True)
+def _anderson_weights(Hb):
+    """Weights (sum 1) of the combination of ``Hb[1:]`` whose differences cancel best
+    (lightly regularised least squares); empty when the iterates have not moved."""
+    U = Hb[1:] - Hb[:-1]
+    C = U @ U.T
+    top = np.max(np.diag(C))
+    if not (top > 0.0 and np.isfinite(top)):
+        return np.empty(0)
+    C += 1e-10 * top * np.eye(C.shape[0])
+    z = np.linalg.lstsq(C, np.ones(C.shape[0]), -1.0)[0]
+    total = z.sum()
+    if total == 0.0 or not np.isfinite(total):
+        return np.empty(0)
+    return z / total
+
+
+@njit(cache=True, nogil=True)
+def _anderson(Hb, Hv, Hs, idx, beta, v, st, w, pf, l1r, l2r, lower, upper):
+    """Anderson extrapolation of the last K + 1 iterates ``Hb`` on the features ``idx``.
+
+    Coordinate descent crawls when columns are strongly correlated (p > n); a combination
+    of recent iterates whose differences cancel jumps ahead. The residual is affine in the
+    coefficients, so the combination of the stored residuals ``Hv``, ``Hs`` is the
+    candidate's residual. The candidate is kept only if it lowers the objective.
+    """
+    z = _anderson_weights(Hb)
+    if z.shape[0] == 0:
+        return
+    K, m = z.shape[0], idx.shape[0]
+    cand = np.zeros(m)
+    cv = np.zeros(v.shape[0])
+    cs = np.zeros(2)
+    for k in range(K):
+        cand += z[k] * Hb[k + 1]
+        cv += z[k] * Hv[k + 1]
+        cs += z[k] * Hs[k + 1]
+    for t, j in enumerate(idx):
+        if cand[t] < lower[j] or cand[t] > upper[j]:
+            return      # clipping would break the residual's combination
+    old = beta.copy()
+    for t, j in enumerate(idx):
+        beta[j] = cand[t]
+    if _objective(cv, cs, w, beta, idx, pf, l1r, l2r) < _objective(v, st, w, old, idx, pf, l1r,
+                                                                  l2r):
+        v[:] = cv
+        st[:] = cs
+    else:
+        beta[:] = old
+
+
+@njit(cache=True, nogil=True)
+def _add_strong(q, in_set, ws, n_ws, skip, thresh, pf):
+    """Sequential strong rule: features with ``|q_j| >= thresh * pf_j`` (the gradient at
+    the previous solution, ``thresh = l1_ratio (2 alpha - alpha_prev)``) join the working set."""
+    for j in range(q.shape[0]):
+        if not (in_set[j] or skip[j]) and abs(q[j]) >= thresh * pf[j]:
+            in_set[j] = True
+            ws[n_ws] = j
+            n_ws += 1
+    return n_ws
+
+
+@njit(cache=True, nogil=True)
+def _add_violators(q, in_set, ws, n_ws, skip, G_diag, l1r, l2r, pf, lower, upper):
+    """Append to the working set every feature outside it whose gradient breaks its
+    KKT condition (it would move off zero); returns the new size."""
+    for j in range(q.shape[0]):
+        if not (in_set[j] or skip[j]) and G_diag[j] + l2r * pf[j] > 0.0:
+            l1 = l1r * pf[j]
+            if (q[j] > l1 and upper[j] > 0.0) or (q[j] < -l1 and lower[j] < 0.0):
+                in_set[j] = True
+                ws[n_ws] = j
+                n_ws += 1
+    return n_ws
+
+
+@njit(cache=True, nogil=True)
+def _free_gram(D, sparse, unit_w, n, inv_scale, free_idx):
+    """Gram matrix of the unpenalised, unbounded columns (solver coordinates)."""
+    m = free_idx.shape[0]
+    A = np.empty((m, m))
+    t = np.empty(n)
+    ts = np.zeros(2)
+    for a in range(m):
+        t[:] = 0.0
+        ts[:] = 0.0
+        ja = free_idx[a]
+        _update(ja, -inv_scale[ja], D, sparse, unit_w, t, ts)   # t = W xt_a
+        for b in range(m):
+            A[b, a] = _dot(free_idx[b], D, sparse, t, ts) * inv_scale[free_idx[b]]
+    return A
+
+
+@njit(cache=True, nogil=True)
+def _solve_free_block(A, free_idx, D, sparse, unit_w, v, st, beta, inv_scale):
+    """Exact minimisation over the free features given the others (least squares)."""
+    rhs = np.empty(free_idx.shape[0])
+    for a, j in enumerate(free_idx):
+        rhs[a] = _dot(j, D, sparse, v, st) * inv_scale[j]
+    delta = np.linalg.lstsq(A, rhs, -1.0)[0]
+    for a, j in enumerate(free_idx):
+        if delta[a] != 0.0:
+            beta[j] += delta[a]
+            _update(j, delta[a] * inv_scale[j], D, sparse, unit_w, v, st)
+
+
+@njit(cache=True, nogil=True)
+def _cache_add(j, D, sparse, unit_w, inv_scale, Gc, slot, cached, n_cached):
+    """Add column j to the Gram cache: its products with every cached column.
+
+    ``Gc[slot[a], slot[b]] = xt_a' W xt_b``; returns the grown cache (a new array when the
+    capacity doubles).
+    """
+    cap = Gc.shape[0]
+    if n_cached == cap:
+        bigger = np.empty((2 * cap, 2 * cap))
+        bigger[:cap, :cap] = Gc
+        Gc = bigger
+    n = D[6].shape[0]
+    t = np.zeros(n)
+    ts = np.zeros(2)
+    _update(j, -inv_scale[j], D, sparse, unit_w, t, ts)        # t = W xt_j
+    slot[j] = n_cached
+    cached[n_cached] = j
+    for s in range(n_cached + 1):
+        b = cached[s]
+        g = _dot(b, D, sparse, t, ts) * inv_scale[b]
+        Gc[n_cached, s] = g
+        Gc[s, n_cached] = g
+    return Gc
+
+
+@njit(cache=True, nogil=True)
+def _orthant_step(beta, x, idx, lower, upper, free):
+    """Longest step ``t <= 1`` from ``beta[idx]`` towards ``x`` that keeps every coefficient
+    in its box and (penalised ones) off the other side of zero.
+
+    Returns ``(t, the coordinate position that stops it or -1, the value it stops at)``.
+    """
+    t, stop, stop_value = 1.0, -1, 0.0
+    for a, j in enumerate(idx):
+        d = x[a] - beta[j]
+        if d == 0.0:
+            continue
+        limit = upper[j] if d > 0.0 else lower[j]
+        if not free[j] and beta[j] * d < 0.0:       # moving towards zero
+            limit = max(limit, 0.0) if d < 0.0 else min(limit, 0.0)
+        if np.isfinite(limit) and (limit - beta[j]) / d < t:
+            t, stop, stop_value = max((limit - beta[j]) / d, 0.0), a, limit
+    return t, stop, stop_value
+
+
+@njit(cache=True, nogil=True)
+def _newton(idx, D, sparse, unit_w, v, st, beta, inv_scale, l1r, l2r, pf, lower, upper, free,
+            Gc, slot, act):
+    """Minimise exactly over the features ``idx`` with their signs fixed (cached Gram).
+
+    The objective is a convex quadratic on the orthant of ``beta``, so it decreases along
+    the whole segment to the system's solution: the step stops at the first coordinate
+    that would change sign or cross a bound (set exactly there). The step is verified
+    against the objective (over the support ``act``) and undone if it does not lower it.
+    """
+    m = idx.shape[0]
+    M = np.empty((m, m))
+    rhs = np.empty(m)
+    for a, j in enumerate(idx):
+        r = _dot(j, D, sparse, v, st) * inv_scale[j]
+        if not free[j]:
+            r -= l1r * pf[j] * (1.0 if beta[j] > 0.0 else -1.0)
+        for b in range(m):
+            M[a, b] = Gc[slot[j], slot[idx[b]]]
+            r += M[a, b] * beta[idx[b]]
+        M[a, a] += l2r * pf[j]
+        rhs[a] = r
+    if not (np.all(np.isfinite(M)) and np.all(np.isfinite(rhs))):
+        return
+    x = _spd_solve(M, rhs)
+    if not np.all(np.isfinite(x)):
+        return
+    t, stop, stop_value = _orthant_step(beta, x, idx, lower, upper, free)
+    w = D[6]
+    before = _objective(v, st, w, beta, act, pf, l1r, l2r)
+    old_b = beta.copy()
+    old_v = v.copy()
+    old_s = st.copy()
+    if t < 1.0:
+        # first try the whole step with every coordinate that changes sign set to zero
+        # (and bounds applied): usually the support of the solution, found at once
+        for a, j in enumerate(idx):
+            nb = x[a] if free[j] or x[a] * beta[j] > 0.0 else 0.0
+            _move(j, min(max(nb, lower[j]), upper[j]), D, sparse, unit_w, v, st, beta,
+                  inv_scale)
+        if _objective(v, st, w, beta, act, pf, l1r, l2r) < before:
+            return
+        beta[:] = old_b
+        v[:] = old_v
+        st[:] = old_s
+    if t <= 0.0:
+        return
+    for a, j in enumerate(idx):
+        _move(j, stop_value if a == stop else beta[j] + t * (x[a] - beta[j]), D, sparse, unit_w,
+              v, st, beta, inv_scale)
+    if _objective(v, st, w, beta, act, pf, l1r, l2r) >= before:
+        beta[:] = old_b
+        v[:] = old_v
+        st[:] = old_s
+
+
+@njit(cache=True, nogil=True)
+def _move(j, value, D, sparse, unit_w, v, st, beta, inv_scale):
+    """Set ``beta[j] = value`` and update the residual."""
+    if value != beta[j]:
+        _update(j, (value - beta[j]) * inv_scale[j], D, sparse, unit_w, v, st)
+        beta[j] = value
+
+
+@njit(cache=True, nogil=True)
+def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio, pf, lower,
+               upper, beta, tol, coef_tol, max_iter, strong_prev_alpha, q, coefs, gaps, primals,
+               n_iters, kkts, converged, cache_max):
+    """Warm-started coordinate descent on X along a decreasing alpha grid.
+
+    Parameters
+    ----------
+    D : design tuple (see the module docstring); sparse, unit_w : bool.
+    yc : (n,) centred target (raw target without intercept).
+    G_diag : (p,) ``xt_j' W xt_j``; inv_scale : (p,) ``1 / s_j``.
+    skip : (p,) bool, constant columns (coefficient fixed at 0).
+    alphas : (m,) decreasing grid; l1_ratio, pf, lower, upper as in ``_cd_gram.gram_path``
+        (bounds in solver coordinates).
+    beta : (p,) starting point, updated in place.
+    tol : relative duality-gap tolerance (gap <= tol * primal).
+    coef_tol : the last sweep over the working set must also move no coefficient by more
+        than ``coef_tol * max|b|``.
+    strong_prev_alpha : alpha used by the sequential strong rule for the first grid point.
+    q : (p,) output: gradient ``Xt' W r`` of every feature at the last solution.
+    coefs, gaps, primals, n_iters, kkts, converged : outputs, one row/entry per alpha.
+
+    Each alpha: the sequential strong rule (from the gradient at the previous solution)
+    and the ever-active features form the working set; coordinate descent runs on it
+    (alternating full sweeps with sweeps over the nonzero coefficients only) until the
+    steps are below ``coef_tol``; then the gradient of every feature is computed: KKT
+    violators join the working set, and the duality gap over all features decides.
+    """
+    n = yc.shape[0]
+    p = beta.shape[0]
+    w = D[6]
+    v = np.empty(n)
+    st = np.zeros(2)
+    _residual(D, sparse, unit_w, yc, beta, inv_scale, v, st)
+    _gradient_all(D, sparse, v, st, inv_scale, skip, q)
+    yy = 0.0
+    for i in range(n):
+        yy += w[i] * yc[i] * yc[i]
+    floor = 1e-14 * max(yy, 1e-300) * (1.0 + np.sqrt(p))
+    zeros = np.zeros(p)
+    in_set = np.zeros(p, dtype=np.bool_)
+    ws = np.empty(p, dtype=np.int64)
+    n_ws = 0
+    for j in range(p):
+        if not skip[j] and (beta[j] != 0.0 or pf[j] == 0.0):
+            in_set[j] = True
+            ws[n_ws] = j
+            n_ws += 1
+    act = np.empty(p, dtype=np.int64)
+    Gc = np.empty((min(64, cache_max), min(64, cache_max)))
+    slot = np.full(p, -1, dtype=np.int64)
+    cached = np.empty(cache_max, dtype=np.int64)
+    n_cached = 0
+    nidx = np.empty(p, dtype=np.int64)
+    Hb = np.empty((ANDERSON_K + 1, p))
+    Hv = np.empty((ANDERSON_K + 1, n))
+    Hs = np.empty((ANDERSON_K + 1, 2))
+    n_hist = 0
+    prev_alpha = strong_prev_alpha
+    free_key = -1           # 1 when the free set is that of alpha == 0, 0 otherwise
+    A = np.empty((0, 0))
+    free_idx = np.empty(0, dtype=np.int64)
+    free = np.zeros(p, dtype=np.bool_)
+    block = False
+    for a in range(alphas.shape[0]):
+        alpha = alphas[a]
+        key = 1 if alpha == 0.0 else 0
+        if key != free_key:
+            free, free_idx = _free_features(pf, lower, upper, G_diag, alpha)
+            block = free_idx.shape[0] <= FREE_BLOCK_MAX
+            if block and free_idx.shape[0] > 0:
+                A = _free_gram(D, sparse, unit_w, n, inv_scale, free_idx)
+            free_key = key
+        use_block = block and free_idx.shape[0] > 0
+        l1r = alpha * l1_ratio
+        l2r = alpha * (1.0 - l1_ratio)
+        n_ws = _add_strong(q, in_set, ws, n_ws, skip, l1_ratio * (2.0 * alpha - prev_alpha), pf)
+        it, gap, primal, done = 0, INF, 0.0, False
+        full = True         # next sweep over the whole working set (else the support only)
+        n_act = 0
+        n_sup = 0
+        wait = 0            # sweeps to go before the next full check after a gap miss
+        pause = 1
+        while it < max_iter:
+            it += 1
+            idx, n_idx = (ws, n_ws) if full else (act, n_act)
+            max_step, max_coef = _sweep(idx, n_idx, D, sparse, unit_w, v, st, beta, G_diag,
+                                        inv_scale, l1r, l2r, pf, lower, upper)
+            if use_block:
+                _solve_free_block(A, free_idx, D, sparse, unit_w, v, st, beta, inv_scale)
+            settled = max_step <= coef_tol * max_coef
+            if not full:
+                if settled:
+                    full = True     # the support has converged: a full sweep checks it
+                    continue
+                n_sup += 1
+                if n_sup == 6 or n_sup % 24 == 0:
+                    # solve the settled support exactly (its Gram columns are cached)
+                    n_new = 0
+                    for t in range(n_act):
+                        j = act[t]
+                        if beta[j] != 0.0 and (free[j] or lower[j] < beta[j] < upper[j]):
+                            nidx[n_new] = j
+                            n_new += 1
+                            if slot[j] < 0 and n_cached < cache_max:
+                                Gc = _cache_add(j, D, sparse, unit_w, inv_scale, Gc, slot, cached,
+                                                n_cached)
+                                n_cached += 1
+                    if n_new > 0 and slot[nidx[:n_new]].min() >= 0:
+                        _newton(nidx[:n_new], D, sparse, unit_w, v, st, beta, inv_scale, l1r,
+                                l2r, pf, lower, upper, free, Gc, slot, act[:n_act])
+                        n_hist = 0
+                        continue
+                # extrapolate the last ANDERSON_K + 1 iterates on the support
+                Hb[n_hist, :n_act] = beta[act[:n_act]]
+                Hv[n_hist] = v
+                Hs[n_hist] = st
+                n_hist += 1
+                if n_hist == ANDERSON_K + 1:
+                    _anderson(Hb[:, :n_act], Hv, Hs, act[:n_act], beta, v, st, w, pf, l1r, l2r,
+                              lower, upper)
+                    n_hist = 0
+                continue
+            if not settled:
+                n_act = 0
+                for t in range(n_ws):
+                    j = ws[t]
+                    if beta[j] != 0.0:
+                        act[n_act] = j
+                        n_act += 1
+                full = n_act == n_ws
+                n_hist = 0
+                n_sup = 0
+                continue
+            if wait > 0:
+                wait -= 1
+                continue
+            # the working set has converged: check all features
+            _residual(D, sparse, unit_w, yc, beta, inv_scale, v, st)
+            _gradient_all(D, sparse, v, st, inv_scale, skip, q)
+            n_before = n_ws
+            n_ws = _add_violators(q, in_set, ws, n_ws, skip, G_diag, l1r, l2r, pf, lower, upper)
+            primal, gap = duality_gap(q, beta, zeros, _y_dot_r(D, yc, v, st), alpha, l1_ratio,
+                                      pf, lower, upper, free)
+            if n_ws > n_before:
+                continue
+            if gap <= tol * primal or gap <= floor:
+                done = True
+                break
+            if gap == INF:
+                # no finite certificate: fall back to the KKT conditions
+                if kkt_violation(q, beta, G_diag, alpha, l1_ratio, pf, lower, upper) <= \
+                        tol * np.sqrt(max(yy, 1e-300)):
+                    done = True
+                    break
+            wait = pause
+            pause *= 2
+        if not done:
+            _residual(D, sparse, unit_w, yc, beta, inv_scale, v, st)
+            _gradient_all(D, sparse, v, st, inv_scale, skip, q)
+            primal, gap = duality_gap(q, beta, zeros, _y_dot_r(D, yc, v, st), alpha, l1_ratio,
+                                      pf, lower, upper, free)
+        coefs[a] = beta
+        gaps[a], primals[a], n_iters[a], converged[a] = gap, primal, it, done
+        kkts[a] = kkt_violation(q, beta, G_diag, alpha, l1_ratio, pf, lower, upper)
+        prev_alpha = alpha
+
+
+@njit(cache=True, nogil=True)
+def column_moments(D, sparse, fit_intercept):
+    """Weighted mean, spread and ``sum_i w_i x_ij`` of every column (two passes).
+
+    The spread is the weighted variance about the mean (with intercept) or the mean
+    square (without). Also returns the largest |x_ij| of each column.
+    """
+    X, data, indices, indptr, mean_unused, colw_unused, w, exact_unused, drow_unused = D
+    n = w.shape[0]
+    p = indptr.shape[0] - 1 if sparse else X.shape[0]
+    mean = np.zeros(p)
+    colw = np.zeros(p)
+    var = np.zeros(p)
+    maxabs = np.zeros(p)
+    for j in range(p):
+        s = 0.0
+        mx = 0.0
+        if sparse:
+            for k in range(indptr[j], indptr[j + 1]):
+                x = data[k]
+                s += w[indices[k]] * x
+                mx = max(mx, abs(x))
+        else:
+            for i in range(n):
+                s += w[i] * X[j, i]
+                mx = max(mx, abs(X[j, i]))
+        colw[j] = s
+        maxabs[j] = mx
+        m = s if fit_intercept else 0.0
+        mean[j] = m
+        acc = 0.0
+        if sparse:
+            w_nz = 0.0
+            for k in range(indptr[j], indptr[j + 1]):
+                wi = w[indices[k]]
+                d = data[k] - m
+                acc += wi * d * d
+                w_nz += wi
+            acc += max(1.0 - w_nz, 0.0) * m * m      # the implicit zeros
+        else:
+            for i in range(n):
+                d = X[j, i] - m
+                acc += w[i] * d * d
+        var[j] = acc
+    return mean, colw, var, maxabs
