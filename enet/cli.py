@@ -164,10 +164,13 @@ def _parse_ratios(text: str) -> list[float]:
 
 @app.command()
 def train(
-    data: Annotated[Path, typer.Argument(help="Training table: CSV, CSV.gz, TSV or Parquet.")],
-    target: Annotated[str, typer.Option("--target", "-t", help="Name of the target column.")],
+    data: Annotated[Path, typer.Argument(
+        help="Training data: a table (CSV, CSV.gz, TSV, Parquet) or a sparse matrix "
+             "(svmlight/libsvm .svm, or scipy .npz with --target-file).")],
     output: Annotated[Path, typer.Option("--output", "-o",
                                          help="Model directory (or .zip) to write.")],
+    target: Annotated[Optional[str], typer.Option(
+        "--target", "-t", help="Name of the target column (tables).")] = None,
     l1_ratio: Annotated[str, typer.Option(help="Comma-separated l1_ratio values to cross-validate "
                                                "(1 = lasso, 0 = ridge).")] = "0.1,0.5,0.9,1",
     n_alphas: Annotated[int, typer.Option(help="Number of alphas on each path.")] = 100,
@@ -201,6 +204,12 @@ def train(
         help="At most this many levels per categorical column (most frequent first).")] = 100,
     tol: Annotated[float, typer.Option(help="Relative duality-gap tolerance.")] = 1e-7,
     max_iter: Annotated[int, typer.Option(help="Maximum sweeps per alpha.")] = 10_000,
+    solver: Annotated[str, typer.Option(
+        help="auto (chosen from rows, features and sparsity), covariance (Gram matrix, "
+             "streamed) or naive (coordinate descent on X in memory, for wide or sparse "
+             "data).")] = "auto",
+    target_file: Annotated[Optional[Path], typer.Option(
+        help="Target values (.npy or one number per line) for a .npz matrix.")] = None,
     delimiter: DelimiterOpt = None,
     quote_char: QuoteOpt = '"',
     no_quoting: NoQuotingOpt = False,
@@ -215,22 +224,34 @@ def train(
     stored in the model. Rows whose target is missing are skipped and counted.
     """
     from enet.artifact import check_output_path, save_model
-    from enet.train import TrainConfig, train_file
+    from enet.data.matrix import is_matrix_file
+    from enet.train import TrainConfig, train_file, train_matrix
 
     with _user_errors():
-        config = TrainConfig(target=target, exclude=_names(exclude), weight=weight,
+        matrix = is_matrix_file(data)
+        if not matrix and not target:
+            raise UsageError("--target is required for a table (CSV or Parquet); name the "
+                             "column to predict")
+        if matrix and (exclude or weight or group or categorical):
+            raise UsageError("--exclude, --weight, --group and --categorical apply to tables, "
+                             "not to a matrix file")
+        config = TrainConfig(target=target or "y", exclude=_names(exclude), weight=weight,
                              group=group, l1_ratios=_parse_ratios(l1_ratio), n_alphas=n_alphas,
                              eps=eps, folds=folds, seed=seed, selection=selection,
                              standardize=standardize, tol=tol, max_iter=max_iter,
                              categorical=_names(categorical), impute=impute,
                              impute_value=impute_value, missing_indicator=missing_indicator,
-                             min_frequency=min_frequency, max_levels=max_levels)
+                             min_frequency=min_frequency, max_levels=max_levels,
+                             solver=solver)
         config.validate()
         csv = _csv_options(delimiter, quote_char, no_quoting, encoding, na_value)
         check_output_path(output)          # fail before a long training, not after
         start = time.perf_counter()
-        with _progress(quiet) as progress:
-            model = train_file(data, config, progress, csv)
+        if matrix:
+            model = train_matrix(data, config, target_file)
+        else:
+            with _progress(quiet) as progress:
+                model = train_file(data, config, progress, csv)
         elapsed = time.perf_counter() - start
         save_model(model, output)
         if not quiet:
@@ -243,13 +264,19 @@ def _print_summary(model, output: str, elapsed: float) -> None:
     t.add_column(style="bold")
     t.add_column()
     prof = model.profile
-    kinds = [c.kind for c in model.inputs]
     t.add_row("rows", f"{prof['n_rows']:,}" + (
         f" ({prof['rows_dropped_missing_target']:,} rows with a missing target skipped)"
         if prof.get("rows_dropped_missing_target") else ""))
-    t.add_row("inputs", ", ".join(f"{kinds.count(k)} {k}" for k in ("numeric", "boolean",
-                                                                     "categorical")
-                                  if kinds.count(k)) + f" -> {len(model.features)} features")
+    if model.manifest.layout == "matrix":
+        t.add_row("inputs", f"{model.manifest.matrix['format']} matrix, "
+                            f"{len(model.features):,} features, density "
+                            f"{prof.get('density', 0):.2%}")
+    else:
+        kinds = [c.kind for c in model.inputs]
+        t.add_row("inputs", ", ".join(f"{kinds.count(k)} {k}" for k in ("numeric", "boolean",
+                                                                         "categorical")
+                                      if kinds.count(k)) + f" -> {len(model.features)} features")
+    t.add_row("solver", model.certificate.get("solver", "covariance"))
     t.add_row("folds", f"{model.params['folds']} ({model.params['fold_rule']})")
     t.add_row("alpha", f"{model.alpha:.6g}")
     t.add_row("l1_ratio", f"{model.l1_ratio:g}")
@@ -269,7 +296,9 @@ def _print_summary(model, output: str, elapsed: float) -> None:
 @app.command()
 def predict(
     model: Annotated[Path, typer.Argument(help="Model directory or .zip.")],
-    data: Annotated[Path, typer.Argument(help="Table to score: CSV, CSV.gz, TSV or Parquet.")],
+    data: Annotated[Path, typer.Argument(
+        help="Data to score: a table (CSV, CSV.gz, TSV, Parquet) or, for a model trained on "
+             "a matrix, an svmlight/libsvm or .npz matrix.")],
     output: Annotated[Path, typer.Option("--output", "-o",
                                          help="Output file (.csv or .parquet).")],
     keep: Annotated[Optional[list[str]], typer.Option(
@@ -333,6 +362,7 @@ def inspect(
         t.add_row("nonzero", f"{m.n_nonzero} of {len(m.features)}")
         t.add_row("intercept", f"{m.intercept:.8g}")
         t.add_row("standardize", str(m.params.get("standardize")))
+        t.add_row("solver", str(cert.get("solver", "covariance")))
         t.add_row("certificate", f"converged={cert['converged']}  duality gap "
                                  f"{cert['duality_gap']:.3e} (relative {cert['relative_gap']:.2e}, "
                                  f"tol {cert['tol']:g})  KKT violation "
@@ -341,7 +371,13 @@ def inspect(
         t.add_row("trained on", f"{lin.get('path')} ({lin.get('rows')} rows, sha256 "
                                 f"{str(lin.get('sha256'))[:12]}...) at {m.lineage.get('created')}")
         out.print(t)
-        out.print(_inputs_table(m))
+        if m.manifest.layout == "matrix":
+            mx = m.manifest.matrix
+            out.print(f"inputs: a {mx['format']} matrix with {mx['n_features']:,} features "
+                      f"(f{mx['index_base']} .. f{mx['n_features'] - 1 + mx['index_base']})",
+                      highlight=False)
+        else:
+            out.print(_inputs_table(m))
         c = Table(title="nonzero coefficients (by |standardised coefficient|)",
                   title_justify="left")
         c.add_column("feature")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -61,13 +62,11 @@ def predict_file(model: Model, input_path: str | os.PathLike, output_path: str |
     """
     output_path = os.fspath(output_path)
     fmt = _output_format(output_path)
+    from enet.data.matrix import is_matrix_file
+    if is_matrix_file(input_path):
+        return _predict_matrix_file(model, os.fspath(input_path), output_path, fmt, keep)
     source = open_source(input_path, csv_options)
-    if os.path.abspath(output_path) == os.path.abspath(source.path) or (
-            os.path.exists(output_path) and os.path.samefile(output_path, source.path)):
-        raise UsageError(f"{output_path}: the output would overwrite the input; choose "
-                         f"another -o")
-    if os.path.isdir(output_path):
-        raise UsageError(f"{output_path} is a directory; -o needs a file name")
+    _refuse_overwrite(output_path, source.path)
     keep = list(dict.fromkeys(keep))                      # each kept column once
     encoder = model.encoder()
     counts = ScoreCounts()
@@ -78,12 +77,7 @@ def predict_file(model: Model, input_path: str | os.PathLike, output_path: str |
     if PREDICTION in keep:
         raise UsageError(f"--keep {PREDICTION} would clash with the output column; rename it")
     text = [k for k in keep if k not in model.manifest.input_names]
-    parent = os.path.dirname(os.path.abspath(output_path))
-    os.makedirs(parent, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=".tmp-predict-",
-                               suffix=".csv" if fmt == "csv" else ".parquet")
-    os.close(fd)
-    try:
+    with _atomic_output(output_path, fmt) as tmp:
         try:      # kept columns in their own type; as text if the type drifts
             _score_into(model, encoder, source, tmp, fmt, keep, text, True, progress, strict,
                         counts)
@@ -91,11 +85,61 @@ def predict_file(model: Model, input_path: str | os.PathLike, output_path: str |
             counts = ScoreCounts(extra_columns=counts.extra_columns)
             _score_into(model, encoder, source, tmp, fmt, keep, text, False, progress, strict,
                         counts)
+    return counts
+
+
+def _refuse_overwrite(output_path: str, input_path: str) -> None:
+    if os.path.abspath(output_path) == os.path.abspath(input_path) or (
+            os.path.exists(output_path) and os.path.samefile(output_path, input_path)):
+        raise UsageError(f"{output_path}: the output would overwrite the input; choose "
+                         f"another -o")
+    if os.path.isdir(output_path):
+        raise UsageError(f"{output_path} is a directory; -o needs a file name")
+
+
+@contextmanager
+def _atomic_output(output_path: str, fmt: str) -> Iterator[str]:
+    """A temporary file next to ``output_path``, renamed onto it only on success."""
+    parent = os.path.dirname(os.path.abspath(output_path))
+    os.makedirs(parent, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=".tmp-predict-",
+                               suffix=".csv" if fmt == "csv" else ".parquet")
+    os.close(fd)
+    try:
+        yield tmp
         public_mode(tmp, 0o666)
         os.replace(tmp, output_path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _predict_matrix_file(model: Model, input_path: str, output_path: str, fmt: str,
+                         keep: list[str]) -> ScoreCounts:
+    """Score an svmlight/.npz matrix (model trained on a matrix): one prediction per row."""
+    from enet.data.matrix import load_matrix
+
+    matrix = model.manifest.matrix
+    if matrix is None:
+        raise UsageError(f"{input_path}: this model was trained on a table; score a table "
+                         f"with its columns ({', '.join(model.manifest.input_names[:5])} ...)")
+    if keep:
+        raise UsageError("--keep applies to tables; a matrix file has no named columns")
+    _refuse_overwrite(output_path, input_path)
+    data = load_matrix(input_path, n_features=matrix["n_features"],
+                       index_base=matrix["index_base"])
+    pred = model.predict_matrix(data.X)
+    out = pa.table({PREDICTION: pa.array(pred, pa.float64())})
+    with _atomic_output(output_path, fmt) as tmp:
+        writer = _open_writer(tmp, fmt, out.schema)
+        try:
+            writer.write_table(out)
+        finally:
+            writer.close()
+    counts = ScoreCounts(rows=len(pred))
+    if data.ignored_features:
+        counts.extra_columns.append(f"{data.ignored_features} entries beyond feature "
+                                    f"f{matrix['n_features'] - 1 + matrix['index_base']}")
     return counts
 
 
