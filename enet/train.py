@@ -36,7 +36,8 @@ __all__ = ["TrainConfig", "train_file", "train_table", "train_matrix", "train_mo
 SOLVERS = ("auto", "covariance", "naive")
 # a wide table is held in memory for the naive solver only below this size
 MATERIALIZE_BUDGET = 4 << 30
-# tables with more input columns than this are scanned first, to choose the solver
+# tables of unknown length with more input columns than this are scanned first, to
+# choose the solver from the exact row count
 WIDE_COLUMNS = 1000
 
 # progress(stage, rows, fraction of the source read or None)
@@ -436,8 +437,12 @@ def _train_source(source: TableSource, config: TrainConfig, progress: Progress |
     roles = resolve_columns(source.columns, config.target, config.exclude, config.weight,
                             config.group, config.categorical, source.path)
     kinds = decide_kinds(source, roles)
-    # a wide table is scanned first: the row count decides between the solvers
-    wide = config.solver == "naive" or len(roles.features) > WIDE_COLUMNS
+    # a wide table is scanned first: the exact row count decides between the solvers
+    rows = source.estimated_rows()
+    wide = config.solver == "naive" or (
+        config.solver == "auto" and (len(roles.features) > WIDE_COLUMNS if rows is None
+                                     else _table_solver(config, rows, len(roles.features))
+                                     == "naive"))
     inputs = None if wide else _one_pass_inputs(roles, kinds, config)
     input_profile = None
     if inputs is not None:

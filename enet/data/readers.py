@@ -131,6 +131,22 @@ class TableSource:
     size: int | None = None
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
 
+    def estimated_rows(self) -> int | None:
+        """Row count: exact for Parquet and memory; for plain CSV estimated from the file
+        size and the length of the first lines; None for compressed CSV."""
+        if self.n_rows is not None:
+            return self.n_rows
+        if self.format != "csv" or self.path.lower().endswith(".gz") or not self.size:
+            return None
+        with open(self.path, "rb") as fh:
+            sample = fh.read(1 << 20)
+        lines = sample.count(b"\n")
+        if lines <= 1:
+            return 1
+        if len(sample) < (1 << 20):
+            return lines - 1
+        return int(self.size * (lines - 1) / len(sample))
+
     # ------------------------------------------------------------------ reading
     def batches(self, numeric: list[str], text: list[str] = (), booleans: list[str] = (),
                 chunk_bytes: int | None = None, infer_text: list[str] = (),

