@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 from enet._fs import public_mode
 from enet.data.encode import Encoder, ScoreCounts
-from enet.data.readers import CsvOptions, InferredTypeError, open_source
+from enet.data.readers import CsvOptions, open_source
 from enet.exceptions import DataError, UsageError
 from enet.model import Model
 
@@ -78,13 +78,7 @@ def predict_file(model: Model, input_path: str | os.PathLike, output_path: str |
         raise UsageError(f"--keep {PREDICTION} would clash with the output column; rename it")
     text = [k for k in keep if k not in model.manifest.input_names]
     with _atomic_output(output_path, fmt) as tmp:
-        try:      # kept columns in their own type; as text if the type drifts
-            _score_into(model, encoder, source, tmp, fmt, keep, text, True, progress, strict,
-                        counts)
-        except InferredTypeError:
-            counts = ScoreCounts(extra_columns=counts.extra_columns)
-            _score_into(model, encoder, source, tmp, fmt, keep, text, False, progress, strict,
-                        counts)
+        _score_into(model, encoder, source, tmp, fmt, keep, text, progress, strict, counts)
     return counts
 
 
@@ -151,12 +145,12 @@ def _open_writer(path: str, fmt: str, schema: pa.Schema):
 
 
 def _score_into(model: Model, encoder: Encoder, source, tmp: str, fmt: str, keep: list[str],
-                text: list[str], infer_text: bool, progress, strict: bool,
-                counts: ScoreCounts) -> None:
+                text: list[str], progress, strict: bool, counts: ScoreCounts) -> None:
     writer = None
     try:
+        # kept columns that are not model inputs are copied verbatim (text from CSV)
         for batch, X, _ in encoder.batches(source, strict, text=text, counts=counts,
-                                           infer_text=infer_text, progress=progress):
+                                           verbatim=True, progress=progress):
             pred = model.predict_matrix(X)
             cols = [batch.column(batch.schema.get_field_index(k)) for k in keep]
             out = pa.RecordBatch.from_arrays(cols + [pa.array(pred, pa.float64())],

@@ -121,12 +121,12 @@ class Encoder:
 
     def batches(self, source: TableSource, strict: bool = False, numeric: list[str] = (),
                 text: list[str] = (), counts: ScoreCounts | None = None,
-                infer_text: bool = False, hint: str | dict = SCORING_HINT,
+                verbatim: bool = False, hint: str | dict = SCORING_HINT,
                 progress: Progress | None = None
                 ) -> Iterator[tuple[pa.RecordBatch, np.ndarray, int]]:
         """Stream ``(batch, X, row_offset)`` for a source: X is the feature matrix of
         the batch's rows; ``numeric``/``text`` are further columns to read along
-        (with ``infer_text``, CSV ``text`` columns in the type Arrow infers).
+        (with ``verbatim``, the extra ``text`` columns keep their values as written).
 
         Batches are cut so X stays below :data:`MAX_BLOCK_ELEMENTS` values.
         ``progress(rows, fraction)`` is called after each chunk read.
@@ -134,8 +134,8 @@ class Encoder:
         extra_numeric = [c for c in numeric if c not in self.numeric + self.booleans]
         extra_text = [c for c in text if c not in self.text + self.numeric + self.booleans]
         stream = source.batches(self.numeric + extra_numeric, self.text + extra_text,
-                                self.booleans, infer_text=extra_text if infer_text else (),
-                                hint=hint)
+                                self.booleans, hint=hint,
+                                verbatim=extra_text if verbatim else ())
         rows_per_block = max(1, MAX_BLOCK_ELEMENTS // max(self.width, 1))
         offset = 0
         for big in stream:

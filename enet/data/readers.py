@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from enet.exceptions import DataError, UsageError
 
 __all__ = ["TableSource", "CsvOptions", "BatchStream", "open_source", "memory_source",
-           "DEFAULT_CHUNK_BYTES", "InferredTypeError", "first_unconvertible", "NULL_VALUES"]
+           "DEFAULT_CHUNK_BYTES", "first_unconvertible", "NULL_VALUES"]
 
 DEFAULT_CHUNK_BYTES = 16 << 20
 # Arrow's streaming CSV reader holds on to memory in proportion to the file with large
@@ -36,10 +36,6 @@ _CSV_SUFFIXES = (".csv", ".csv.gz", ".txt", ".txt.gz", ".tsv", ".tsv.gz")
 # Arrow's default spellings of a missing value in CSV (pandas uses nearly the same list)
 NULL_VALUES = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
                "1.#QNAN", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null", "None")
-
-
-class InferredTypeError(DataError):
-    """A column read with an inferred type changed type between chunks."""
 
 
 @dataclass(frozen=True)
@@ -56,12 +52,21 @@ class CsvOptions:
         Text encoding of the file (any Python codec name).
     na_values : tuple of str
         Extra spellings of a missing value, on top of :data:`NULL_VALUES`.
+    default_na : bool
+        Whether :data:`NULL_VALUES` count as missing (an empty field always does).
     """
 
     delimiter: str | None = None
     quote_char: str | None = '"'
     encoding: str = "utf-8"
     na_values: tuple[str, ...] = ()
+    default_na: bool = True
+
+    @property
+    def null_values(self) -> list[str]:
+        """Every text that means "missing"."""
+        base = list(NULL_VALUES) if self.default_na else [""]
+        return base + [v for v in self.na_values if v not in base]
 
     def validate(self) -> None:
         """Raise UsageError for an unusable option."""
@@ -149,16 +154,16 @@ class TableSource:
 
     # ------------------------------------------------------------------ reading
     def batches(self, numeric: list[str], text: list[str] = (), booleans: list[str] = (),
-                chunk_bytes: int | None = None, infer_text: list[str] = (),
-                hint: str | dict[str, str] = "fix or remove the value") -> BatchStream:
+                chunk_bytes: int | None = None,
+                hint: str | dict[str, str] = "fix or remove the value",
+                verbatim: list[str] = ()) -> BatchStream:
         """Stream the named columns: ``numeric`` and ``booleans`` as float64 (missing
         as NaN), ``text`` as strings from CSV or in their stored type otherwise.
 
-        CSV ``text`` columns named in ``infer_text`` get the type Arrow infers from
-        the first chunk (a later chunk that does not fit raises
-        ``InferredTypeError``). ``hint`` ends the message about a value that is
+        ``hint`` ends the message about a value that is
         not a number (``{name}`` in it becomes the column name); a dict gives
-        the hint per column.
+        the hint per column. CSV ``text`` columns named in ``verbatim`` keep every
+        value as written (no missing-value spellings), for copying through.
 
         Raises
         ------
@@ -168,7 +173,7 @@ class TableSource:
         chunk_bytes = chunk_bytes or self.chunk_bytes
         if self.format == "csv":
             return self._csv_batches(list(numeric), list(text), list(booleans), chunk_bytes,
-                                     infer_text, hint)
+                                     hint, set(verbatim))
         return self._native_batches(list(numeric) + list(booleans), list(text), chunk_bytes,
                                     hint)
 
@@ -231,9 +236,11 @@ class TableSource:
                                   invalid_row_handler=on_invalid_row)
 
     def _convert_options(self, types: dict, include: list[str]) -> pacsv.ConvertOptions:
+        # text is read verbatim; the missing-value spellings are applied to the text
+        # columns that are data (see _null_text), never to copied-through columns
         return pacsv.ConvertOptions(column_types=types, include_columns=include,
-                                    null_values=list(NULL_VALUES) + list(self.csv.na_values),
-                                    strings_can_be_null=True)
+                                    null_values=self.csv.null_values,
+                                    strings_can_be_null=False, quoted_strings_can_be_null=False)
 
     def _open_counted(self) -> tuple[object, _CountingReader]:
         counter = _CountingReader(open(self.path, "rb", buffering=0))
@@ -242,11 +249,10 @@ class TableSource:
             stream = gzip.GzipFile(fileobj=stream, mode="rb")
         return stream, counter
 
-    def _csv_batches(self, numeric, text, booleans, chunk_bytes, infer_text, hint
-                     ) -> BatchStream:
+    def _csv_batches(self, numeric, text, booleans, chunk_bytes, hint, verbatim) -> BatchStream:
         types = {n: pa.float64() for n in numeric}
         types.update({n: pa.bool_() for n in booleans})
-        types.update({n: pa.string() for n in text if n not in set(infer_text)})
+        types.update({n: pa.string() for n in text})
         include = numeric + booleans + text
         convert = self._convert_options(types, include)
         bad_rows: list = []
@@ -264,9 +270,13 @@ class TableSource:
                                         convert_options=convert)
                 pending, pending_rows = [], 0
                 row_bytes = 8 * max(1, len(include))
+                data_text = [n for n in text if n not in verbatim]
+                nulls = pa.array(self.csv.null_values, pa.string())
                 for batch in reader:
                     if booleans:
                         batch = _booleans_as_float(batch, booleans)
+                    if data_text:
+                        batch = _null_text(batch, data_text, nulls)
                     pending.append(batch)
                     pending_rows += batch.num_rows
                     if pending_rows * row_bytes >= chunk_bytes:
@@ -299,15 +309,22 @@ class TableSource:
         if "conversion error" in msg and "column #" in msg:
             idx = int(msg.split("column #")[1].split(":")[0])   # index in the file
             name = self.columns[idx]
+            if "invalid UTF8" in msg:
+                return DataError(f"{self.path}: column '{name}' has text that is not valid "
+                                 f"{self.csv.encoding}; pass --encoding (e.g. latin-1)")
             if name not in numeric and name not in booleans:
-                return InferredTypeError(f"{self.path}: column '{name}' changes type: "
-                                         f"{msg.splitlines()[0]}")
+                return DataError(f"{self.path}: column '{name}' cannot be read: "
+                                 f"{msg.splitlines()[0]}")
             target = pa.float64() if name in numeric else pa.bool_()
             row, value = _first_unconvertible_in_csv(self, name, target)
             what = "a number" if name in numeric else "true/false"
             return DataError(f"{self.path}: column '{name}' row {row}: value {value!r} is not "
                              f"{what}; {_hint_for(hint, name)}")
-        if "UnicodeDecodeError" in msg or "codec" in msg or "decode" in msg.lower():
+        if "straddl" in msg:
+            return DataError(f"{self.path}: a row is longer than {CSV_BLOCK_BYTES >> 20} MiB; "
+                             f"split or shorten it (e.g. drop a long text column)")
+        if "invalid UTF8" in msg or "UnicodeDecodeError" in msg or "codec" in msg or \
+                "decode" in msg.lower():
             return DataError(f"{self.path}: the text is not valid {self.csv.encoding}; pass "
                              f"--encoding (e.g. latin-1)")
         return DataError(f"{self.path}: cannot parse CSV: {msg.splitlines()[0]}")
@@ -316,8 +333,8 @@ class TableSource:
         """Arrow's type for each named CSV column, inferred from the first chunk."""
         chunk_bytes = max(self.chunk_bytes, 1 << 20)
         convert = pacsv.ConvertOptions(include_columns=list(columns),
-                                       null_values=list(NULL_VALUES) + list(self.csv.na_values),
-                                       strings_can_be_null=True)
+                                       null_values=self.csv.null_values,
+                                       strings_can_be_null=True, quoted_strings_can_be_null=False)
         stream, _ = self._open_counted()
         try:
             reader = pacsv.open_csv(stream, read_options=self._read_options(chunk_bytes),
@@ -328,6 +345,16 @@ class TableSource:
             raise self._explain_csv_error(exc, [], [], columns) from None
         finally:
             stream.close()
+
+
+def _null_text(batch: pa.RecordBatch, names: list[str], nulls: pa.Array) -> pa.RecordBatch:
+    """Missing-value spellings in text columns as nulls (quoted text stays as written)."""
+    arrays = []
+    for n, c in zip(batch.schema.names, batch.columns):
+        if n in names and pa.types.is_string(c.type):
+            c = pc.if_else(pc.is_in(c, value_set=nulls), pa.scalar(None, pa.string()), c)
+        arrays.append(c)
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
 def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
@@ -429,8 +456,12 @@ def _sniff_csv_header(path: str, options: CsvOptions) -> tuple[list[str], str]:
             delimiter = options.delimiter
             if delimiter is None:
                 delimiter = "\t" if ".tsv" in path.lower() else ","
-                if delimiter == "," and first_line.count(";") > 0 and first_line.count(",") == 0:
-                    delimiter = ";"
+                if delimiter == "," and first_line.count(",") == 0:
+                    # the most frequent of the other usual separators in the header
+                    counts = {d: first_line.count(d) for d in (";", "\t", "|")}
+                    best = max(counts, key=counts.get)
+                    if counts[best] > 0:
+                        delimiter = best
             fh.seek(0)
             quote = options.quote_char
             header = next(csv.reader(fh, delimiter=delimiter, quotechar=quote or '"',
@@ -496,9 +527,14 @@ def open_source(path: str | os.PathLike, csv_options: CsvOptions | None = None,
     if lower.endswith(_CSV_SUFFIXES):
         if os.path.getsize(path) == 0:
             raise DataError(f"{path}: the file is empty; it needs a header row and data rows")
+        if not lower.endswith(".gz"):
+            with open(path, "rb") as fh:
+                if fh.read(2) == b"\x1f\x8b":
+                    raise DataError(f"{path}: is gzip-compressed; name it {path}.gz (or "
+                                    f"decompress it)")
         header, delimiter = _sniff_csv_header(path, csv_options)
         opts = CsvOptions(delimiter, csv_options.quote_char, csv_options.encoding,
-                          tuple(csv_options.na_values))
+                          tuple(csv_options.na_values), csv_options.default_na)
         return TableSource(path, "csv", header, None, None, opts, size=os.path.getsize(path),
                            chunk_bytes=chunk_bytes)
     raise DataError(f"{path}: unknown file type; use .csv, .csv.gz, .tsv or .parquet")
