@@ -150,8 +150,9 @@ QuoteOpt = Annotated[str, typer.Option(help="CSV quoting character.")]
 NoQuotingOpt = Annotated[bool, typer.Option("--no-quoting", help="CSV without quoting.")]
 EncodingOpt = Annotated[str, typer.Option(help="Text encoding of a CSV file (e.g. latin-1).")]
 NaValueOpt = Annotated[Optional[list[str]], typer.Option(
-    "--na-value", help="Extra spelling of a missing value in CSV (besides '', NA, NaN, null, "
-                       "N/A ...); repeat for several.")]
+    "--na-value", help="Extra spelling of a missing value (besides '', NA, NaN, null, N/A ...),"
+                       " e.g. -999; repeat for several. Stored in the model and applied "
+                       "whenever it scores.")]
 
 
 def _parse_ratios(text: str) -> list[float]:
@@ -215,6 +216,10 @@ def train(
     no_quoting: NoQuotingOpt = False,
     encoding: EncodingOpt = "utf-8",
     na_value: NaValueOpt = None,
+    no_default_na: Annotated[bool, typer.Option(
+        "--no-default-na", help="Only empty fields (and --na-value) are missing: NA, None, "
+                                "null ... are ordinary values (e.g. the country code NA).")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
 ) -> None:
     """Cross-validate over alpha x l1_ratio, refit on all rows and write the model.
@@ -242,7 +247,8 @@ def train(
                              categorical=_names(categorical), impute=impute,
                              impute_value=impute_value, missing_indicator=missing_indicator,
                              min_frequency=min_frequency, max_levels=max_levels,
-                             solver=solver)
+                             solver=solver, na_values=list(na_value or []),
+                             default_na=not no_default_na)
         config.validate()
         csv = _csv_options(delimiter, quote_char, no_quoting, encoding, na_value)
         check_output_path(output)          # fail before a long training, not after

@@ -75,7 +75,7 @@ class Model:
 
     def encoder(self) -> Encoder:
         """The encoder from input rows to this model's features."""
-        return Encoder(self.manifest.columns)
+        return Encoder(self.manifest.columns, na_values=self.manifest.na_values)
 
     @property
     def n_nonzero(self) -> int:

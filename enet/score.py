@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import replace
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -65,6 +66,10 @@ def predict_file(model: Model, input_path: str | os.PathLike, output_path: str |
     from enet.data.matrix import is_matrix_file
     if is_matrix_file(input_path):
         return _predict_matrix_file(model, os.fspath(input_path), output_path, fmt, keep)
+    # the model's missing-value spellings hold wherever it scores
+    csv_options = csv_options or CsvOptions()
+    csv_options = replace(csv_options, default_na=model.manifest.default_na, na_values=tuple(
+        dict.fromkeys(model.manifest.na_values + tuple(csv_options.na_values))))
     source = open_source(input_path, csv_options)
     _refuse_overwrite(output_path, source.path)
     keep = list(dict.fromkeys(keep))                      # each kept column once

@@ -69,11 +69,13 @@ class TrainConfig:
     min_frequency: int = 5
     max_levels: int = 100
     solver: str = "auto"
+    na_values: list[str] = field(default_factory=list)
+    default_na: bool = True
 
     @property
     def schema_options(self) -> SchemaOptions:
         return SchemaOptions(self.impute, self.impute_value, self.missing_indicator,
-                             self.min_frequency, self.max_levels)
+                             self.min_frequency, self.max_levels, tuple(self.na_values))
 
     def validate(self) -> None:
         """Raise UsageError for values outside their domain."""
@@ -394,6 +396,8 @@ def train_file(path: str | os.PathLike, config: TrainConfig, progress: Progress 
         Bad input, with a one-line message.
     """
     config.validate()
+    csv_options = replace(csv_options or CsvOptions(), na_values=tuple(config.na_values),
+                          default_na=config.default_na)
     return _train_source(open_source(path, csv_options, chunk_bytes), config, progress)
 
 
@@ -408,6 +412,12 @@ def train_table(data, config: TrainConfig, progress: Progress | None = None, y=N
     config.validate()
     return _train_source(memory_source(data, "input", y=y, chunk_bytes=chunk_bytes), config,
                          progress)
+
+
+def _manifest(inputs: list[InputColumn], roles: ColumnRoles, config: TrainConfig
+              ) -> FeatureManifest:
+    return FeatureManifest(inputs, roles.target, roles.weight, roles.group, roles.excluded,
+                           na_values=tuple(config.na_values), default_na=config.default_na)
 
 
 def _table_solver(config: TrainConfig, n: int, p: int) -> str:
@@ -448,7 +458,7 @@ def _train_source(source: TableSource, config: TrainConfig, progress: Progress |
     if inputs is not None:
         # optimistic single pass; the first missing feature value sends us to two passes
         try:
-            encoder = Encoder(inputs, allow_missing=False)
+            encoder = Encoder(inputs, allow_missing=False, na_values=tuple(config.na_values))
             folds, ranges, summary = _accumulate(source, encoder, roles, config, None, progress)
         except MissingValueFound:
             inputs = None
@@ -461,13 +471,12 @@ def _train_source(source: TableSource, config: TrainConfig, progress: Progress |
             group_folds = _group_folds(scan.group_counts, config.folds, config.seed,
                                        source.path)
         inputs, input_profile = scan.inputs, scan.profile
-        encoder = Encoder(inputs)
+        encoder = Encoder(inputs, na_values=tuple(config.na_values))
         n_used = scan.rows_read - scan.rows_dropped
         if _table_solver(config, n_used, encoder.width) == "naive":
             X, y, w, fold, summary = _materialize(source, encoder, roles, config, group_folds,
                                                   progress, n_used)
-            manifest = FeatureManifest(inputs, roles.target, roles.weight, roles.group,
-                                       roles.excluded)
+            manifest = _manifest(inputs, roles, config)
             profile = {"n_rows": int(n_used), "rows_read": summary.rows_read,
                        "rows_dropped_missing_target": summary.rows_dropped_missing_target,
                        "inputs": input_profile}
@@ -479,7 +488,7 @@ def _train_source(source: TableSource, config: TrainConfig, progress: Progress |
     xx, _, yy = total.moments(centred=True)
     if input_profile is None:
         inputs, input_profile = _fills_from_stats(inputs, total, xx, ranges)
-    manifest = FeatureManifest(inputs, roles.target, roles.weight, roles.group, roles.excluded)
+    manifest = _manifest(inputs, roles, config)
     _check_learnable(total, source.path, manifest)
     profile = {"n_rows": int(total.n_rows), "rows_read": summary.rows_read,
                "rows_dropped_missing_target": summary.rows_dropped_missing_target,

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from enet.data.manifest import InputColumn
 from enet.data.readers import TableSource
-from enet.data.schema import as_text
+from enet.data.schema import as_text, level_digests_unsorted, missing_markers
 from enet.exceptions import DataError
 
 __all__ = ["Encoder", "ScoreCounts", "MissingValueFound", "MAX_BLOCK_ELEMENTS"]
@@ -65,6 +65,14 @@ class ScoreCounts:
         return lines
 
 
+def _check_boolean(v: np.ndarray, name: str, row_offset: int, source: str) -> None:
+    bad = ~np.isnan(v) & (v != 0.0) & (v != 1.0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{source}: column '{name}' row {row_offset + i + 1}: value {v[i]:g} is "
+                        f"not true/false (the model reads it as a boolean)")
+
+
 def _listing(table: dict[str, int]) -> str:
     items = sorted(table.items(), key=lambda kv: -kv[1])
     text = ", ".join(f"{k} ({v:,} row{'' if v == 1 else 's'})" for k, v in items[:10])
@@ -81,17 +89,22 @@ class Encoder:
     allow_missing : bool
         False: a missing numeric value raises :class:`MissingValueFound` (training
         in one pass, before any fill value is known).
+    na_values : sequence of str
+        Declared spellings of a missing value: equal text, and equal numbers in
+        numeric columns (so "-999.0" matches "-999"), are missing.
     """
 
-    def __init__(self, inputs: list[InputColumn], allow_missing: bool = True):
+    def __init__(self, inputs: list[InputColumn], allow_missing: bool = True,
+                 na_values: tuple[str, ...] = ()):
         self.inputs = list(inputs)
         self.allow_missing = allow_missing
+        self.na_text, self.na_numbers = missing_markers(na_values)
         self.feature_names = [f for c in self.inputs for f in c.feature_names()]
         self.width = len(self.feature_names)
         self._offsets = np.cumsum([0] + [len(c.feature_names()) for c in self.inputs])
         self._levels = {c.name: pa.array(list(c.levels), pa.string())
                         for c in self.inputs if c.kind == "categorical"}
-        self._pooled = {c.name: pa.array(list(c.pooled), pa.string())
+        self._pooled = {c.name: frozenset(c.pooled)
                         for c in self.inputs if c.kind == "categorical" and c.pooled}
         self.numeric = [c.name for c in self.inputs if c.kind == "numeric"]
         self.booleans = [c.name for c in self.inputs if c.kind == "boolean"]
@@ -169,7 +182,7 @@ class Encoder:
                 self._encode_categorical(col, arr, X, j, row_offset, source, strict, counts)
             else:
                 self._encode_numeric(col, arr, X, j, row_offset, source, counts,
-                                     self.allow_missing)
+                                     self.allow_missing, self.na_numbers)
         if counts is not None:
             counts.rows += m
         return X
@@ -177,10 +190,14 @@ class Encoder:
     @staticmethod
     def _encode_numeric(col: InputColumn, arr: pa.Array, X: np.ndarray, j: int,
                         row_offset: int, source: str, counts: ScoreCounts | None,
-                        allow_missing: bool) -> None:
+                        allow_missing: bool, na_numbers: np.ndarray) -> None:
         if arr.type != pa.float64():
             arr = arr.cast(pa.float64())
         v = arr.to_numpy(zero_copy_only=False)
+        if col.kind == "boolean":
+            _check_boolean(v, col.name, row_offset, source)
+        if na_numbers.size:
+            v = np.where(np.isin(v, na_numbers), np.nan, v)
         missing = np.isnan(v)
         if np.isinf(v).any():
             i = int(np.flatnonzero(np.isinf(v))[0])
@@ -201,6 +218,9 @@ class Encoder:
                             row_offset: int, source: str, strict: bool,
                             counts: ScoreCounts | None) -> None:
         arr = as_text(arr)
+        if self.na_text is not None:
+            arr = pc.if_else(pc.is_in(arr, value_set=self.na_text),
+                             pa.scalar(None, pa.string()), arr)
         idx = pc.index_in(arr, value_set=self._levels[col.name]).to_numpy(zero_copy_only=False)
         found = ~np.isnan(idx)
         rows = np.flatnonzero(found)
@@ -210,10 +230,14 @@ class Encoder:
         n_levels = len(col.levels)
         other = j + n_levels if col.other else None
         if col.name in self._pooled and unseen.any():      # rare in training: <other>, seen
-            rare = pc.is_in(arr, value_set=self._pooled[col.name]).to_numpy(
-                zero_copy_only=False) & unseen
-            X[rare, other] = 1.0
-            unseen &= ~rare
+            candidates = pc.unique(arr.filter(pa.array(unseen)))
+            seen = [v for v, d in zip(candidates.to_pylist(), level_digests_unsorted(
+                candidates.to_pylist())) if d in self._pooled[col.name]]
+            if seen:
+                rare = pc.is_in(arr, value_set=pa.array(seen, pa.string())).to_numpy(
+                    zero_copy_only=False) & unseen
+                X[rare, other] = 1.0
+                unseen &= ~rare
         if unseen.any():
             if strict:
                 i = int(np.flatnonzero(unseen)[0])

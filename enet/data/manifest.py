@@ -39,8 +39,8 @@ class InputColumn:
         An indicator for levels pooled as rare in training (and unseen ones
         when scoring).
     pooled : tuple of str
-        The rare levels training pooled into "<other>" (scoring them is not
-        "unseen").
+        Digests (blake2b, 8 bytes, hex) of the rare levels training pooled into
+        "<other>": scoring them is not "unseen", and their texts are not stored.
     missing_level : bool
         An indicator for missing categorical values.
     """
@@ -70,7 +70,7 @@ class InputColumn:
         if self.kind == "categorical":
             return {"name": self.name, "type": self.kind, "levels": list(self.levels),
                     "other": self.other, "missing_level": self.missing_level,
-                    "pooled_levels": list(self.pooled)}
+                    "pooled_level_digests": list(self.pooled)}
         return {"name": self.name, "type": self.kind, "impute": self.impute, "fill": self.fill,
                 "missing_indicator": self.indicator}
 
@@ -80,7 +80,7 @@ class InputColumn:
         if kind not in KINDS:
             raise ValueError(f"unknown input type {kind!r}")
         if kind == "categorical":
-            levels, pooled = d["levels"], d.get("pooled_levels", [])
+            levels, pooled = d["levels"], d.get("pooled_level_digests", [])
             for values in (levels, pooled):
                 if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
                     raise ValueError(f"levels of '{d['name']}' must be a list of strings")
@@ -111,6 +111,11 @@ class FeatureManifest:
         For a model trained on a sparse matrix (layout "matrix"): ``n_features``,
         ``index_base`` and the input ``format``. Its inputs are the numeric columns
         ``f{j + index_base}``, generated rather than listed.
+    na_values : tuple of str
+        Spellings of a missing value declared in training (e.g. "-999"): they mean
+        missing wherever the model scores (numerically equal numbers too).
+    default_na : bool
+        Whether the usual CSV spellings (NA, NaN, null, N/A ...) meant missing.
     """
 
     inputs: list[InputColumn]
@@ -119,6 +124,8 @@ class FeatureManifest:
     group: str | None = None
     excluded: list[str] = field(default_factory=list)
     matrix: dict | None = None
+    na_values: tuple[str, ...] = ()
+    default_na: bool = True
 
     @classmethod
     def for_matrix(cls, n_features: int, index_base: int, fmt: str,
@@ -150,7 +157,8 @@ class FeatureManifest:
 
     def to_json(self) -> dict:
         common = {"target": self.target, "weight": self.weight, "group": self.group,
-                  "excluded": list(self.excluded)}
+                  "excluded": list(self.excluded),
+                  "missing_values": {"default": self.default_na, "extra": list(self.na_values)}}
         if self.matrix is not None:
             return {"layout": "matrix", "matrix": dict(self.matrix), **common}
         return {"layout": "table", "inputs": [c.to_json() for c in self.inputs],
@@ -169,5 +177,10 @@ class FeatureManifest:
             inputs = [InputColumn.from_json(c) for c in data["inputs"]]
         else:      # format version 1: numeric inputs only, one feature each
             inputs = [InputColumn(f["name"], "numeric") for f in data["features"]]
+        na = data.get("missing_values", {})
+        extra = na.get("extra", [])
+        if not isinstance(extra, list) or not all(isinstance(v, str) for v in extra):
+            raise ValueError("missing_values.extra must be a list of strings")
         return cls(inputs, data["target"], data.get("weight"), data.get("group"),
-                   list(data.get("excluded", [])))
+                   list(data.get("excluded", [])), na_values=tuple(extra),
+                   default_na=bool(na.get("default", True)))

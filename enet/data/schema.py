@@ -9,6 +9,7 @@ sufficient statistics of the encoded features.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,14 +18,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from enet.data.manifest import InputColumn
+from enet.data.manifest import MISSING, OTHER, InputColumn
 from enet.data.readers import TableSource
 from enet.exceptions import DataError, UsageError
 
 __all__ = ["ColumnRoles", "SchemaOptions", "ScanResult", "resolve_columns", "decide_kinds",
-           "scan_inputs", "as_text", "check_finite", "check_weights", "MAX_DISTINCT_LEVELS"]
+           "scan_inputs", "as_text", "missing_markers", "level_digests", "level_digests_unsorted", "check_finite", "check_weights", "MAX_DISTINCT_LEVELS"]
 
 MAX_DISTINCT_LEVELS = 100_000
+MAX_POOLED_DIGESTS = 10_000
 _NUMBER_RE = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 TRAINING_HINT = ("fix or remove the value, or pass --categorical {name} to treat the column as "
                  "categories")
@@ -67,6 +69,7 @@ class SchemaOptions:
     missing_indicator: bool = True
     min_frequency: int = 5
     max_levels: int = 100
+    na_values: tuple[str, ...] = ()
 
     def validate(self) -> None:
         """Raise UsageError for values outside their domain."""
@@ -177,6 +180,30 @@ def as_text(arr: pa.Array) -> pa.Array:
     return arr.cast(pa.string())
 
 
+def level_digests_unsorted(levels) -> list[str]:
+    """Short digests of level texts, in input order."""
+    return [hashlib.blake2b(str(v).encode(), digest_size=8).hexdigest() for v in levels]
+
+
+def level_digests(levels) -> list[str]:
+    """Sorted digests: rare levels are recognised when scoring without being stored."""
+    return sorted(level_digests_unsorted(levels))
+
+
+def missing_markers(na_values) -> tuple[pa.Array | None, np.ndarray]:
+    """Declared missing-value spellings as a text set and as numbers."""
+    if not na_values:
+        return None, np.empty(0)
+    numbers = []
+    for v in na_values:
+        try:
+            numbers.append(float(v))
+        except ValueError:
+            pass
+    numbers = np.array([x for x in numbers if np.isfinite(x)], dtype=np.float64)
+    return pa.array(list(na_values), pa.string()), numbers
+
+
 class _NumericScan:
     """Missing count, weighted mean/variance (Chan's merge), range, optional sketch."""
 
@@ -252,6 +279,10 @@ def _check_looks_numeric(arr: pa.Array, name: str, offset: int, source: str) -> 
         return
     is_number = pc.match_substring_regex(values, _NUMBER_RE)
     share = pc.mean(is_number.cast(pa.float64())).as_py()
+    if share == 1.0:
+        raise DataError(f"{source}: column '{name}' holds numbers stored as text; pass "
+                        f"--categorical {name} if they are codes (e.g. zip codes), or store the "
+                        f"column as numbers")
     if share >= 0.5:
         bad = pc.invert(pc.fill_null(pc.match_substring_regex(arr, _NUMBER_RE), True))
         i = int(np.flatnonzero(bad.to_numpy(zero_copy_only=False))[0])
@@ -289,6 +320,7 @@ def scan_inputs(source: TableSource, roles: ColumnRoles, kinds: dict[str, str],
     stream = source.batches(reads, text + ([roles.group] if roles.group else []), booleans,
                             hint={c: TRAINING_HINT.format(name=c) for c in numeric + booleans})
     num_scans = {c: _NumericScan(options.impute == "median") for c in numeric + booleans}
+    na_text, na_numbers = missing_markers(options.na_values)
     cat_scans = {c: _CategoricalScan() for c in text}
     groups: Counter | None = Counter() if roles.group else None
     offset = dropped = 0
@@ -312,10 +344,15 @@ def scan_inputs(source: TableSource, roles: ColumnRoles, kinds: dict[str, str],
         mask = None if all_kept else pa.array(keep)
         for name, scan in num_scans.items():
             v = col[name].to_numpy(zero_copy_only=False)
+            if na_numbers.size:
+                v = np.where(np.isin(v, na_numbers), np.nan, v)
             check_finite(v, keep, name, "column", offset, source.path)
             scan.update(v if all_kept else v[keep], w if all_kept else w[keep])
         for name, scan in cat_scans.items():
             arr = as_text(col[name])
+            if na_text is not None:
+                arr = pc.if_else(pc.is_in(arr, value_set=na_text), pa.scalar(None, pa.string()),
+                                 arr)
             if not scan.checked and name not in declared and arr.null_count < m:
                 _check_looks_numeric(arr, name, offset, source.path)
                 scan.checked = True
@@ -372,10 +409,22 @@ def _build_inputs(roles, kinds, num_scans, cat_scans, options, rows, source):
                                 f"pass --exclude {name}")
             ranked = sorted(scan.counts.items(), key=lambda kv: (-kv[1], kv[0]))
             kept = [lv for lv, c in ranked if c >= options.min_frequency][:options.max_levels]
-            rare = sorted(lv for lv, _ in ranked[len(kept):])
+            if not kept:
+                raise DataError(
+                    f"{source}: column '{name}' has {len(ranked):,} distinct values in "
+                    f"{rows:,} rows and none occurs {options.min_frequency} times: it looks like "
+                    f"an identifier or misread numbers; pass --exclude {name} (or check "
+                    f"--delimiter: decimal commas are not numbers)")
+            reserved = [lv for lv in kept if lv in (OTHER, MISSING)]
+            if reserved:
+                raise DataError(f"{source}: column '{name}' has the level '{reserved[0]}', a name "
+                                f"enet reserves for pooled/missing levels; rename the level")
+            rare = [lv for lv, _ in ranked[len(kept):]]
             pooled = sum(c for lv, c in ranked[len(kept):])
+            # rare levels are remembered by digest only, and only up to a bound
+            digests = level_digests(rare) if len(rare) <= MAX_POOLED_DIGESTS else ()
             inputs.append(InputColumn(name, "categorical", levels=tuple(kept), other=pooled > 0,
-                                      missing_level=scan.missing > 0, pooled=tuple(rare)))
+                                      missing_level=scan.missing > 0, pooled=tuple(digests)))
             profile[name] = {"type": "categorical", "missing_rate": scan.missing / rows,
                              "distinct": len(scan.counts),
                              "levels": {lv: c / rows for lv, c in ranked[:len(kept)]},
