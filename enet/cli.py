@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +18,9 @@ import typer
 from rich.console import Console
 from rich.progress import (BarColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from enet.exceptions import EnetError, UsageError
 
@@ -28,7 +32,7 @@ err = Console(stderr=True)
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Warnings as one line on stderr, without source file and code."""
-    err.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
 
 
 def _version(value: bool) -> None:
@@ -45,8 +49,13 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
     """Exact Elastic Net: train with cross-validation, score, inspect."""
 
 
+def _row(table: Table, *cells) -> None:
+    """A table row whose text is shown literally (data may contain [brackets])."""
+    table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells))
+
+
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -57,8 +66,14 @@ def _user_errors() -> Iterator[None]:
         yield
     except EnetError as exc:
         _fail(str(exc), exc.exit_code)
-    except (OSError, MemoryError) as exc:
-        _fail(f"{exc.__class__.__name__}: {exc}")
+    except (EOFError, UnicodeError, zlib.error) as exc:   # truncated or mis-encoded input
+        _fail(f"cannot read the input: {exc}; check that the file is complete and pass "
+              f"--encoding if it is not UTF-8")
+    except OSError as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        _fail(f"{where}{exc.strerror or exc}")
+    except MemoryError:
+        _fail("out of memory; use a smaller chunk or fewer features/levels")
     except typer.Exit:
         raise
     except Exception as exc:  # a bug: still one line, with a way to get details
@@ -157,7 +172,7 @@ NaValueOpt = Annotated[Optional[list[str]], typer.Option(
 
 def _parse_ratios(text: str) -> list[float]:
     try:
-        values = [float(v) for v in text.split(",") if v.strip()]
+        values = [float(v) for v in text.split(",")]
     except ValueError:
         raise UsageError(f"--l1-ratio must be comma-separated numbers in [0, 1]; got {text!r}") from None
     return values
@@ -270,32 +285,32 @@ def _print_summary(model, output: str, elapsed: float) -> None:
     t.add_column(style="bold")
     t.add_column()
     prof = model.profile
-    t.add_row("rows", f"{prof['n_rows']:,}" + (
+    _row(t, "rows", f"{prof['n_rows']:,}" + (
         f" ({prof['rows_dropped_missing_target']:,} rows with a missing target skipped)"
         if prof.get("rows_dropped_missing_target") else ""))
     if model.manifest.layout == "matrix":
-        t.add_row("inputs", f"{model.manifest.matrix['format']} matrix, "
+        _row(t, "inputs", f"{model.manifest.matrix['format']} matrix, "
                             f"{len(model.features):,} features, density "
                             f"{prof.get('density', 0):.2%}")
     else:
         kinds = [c.kind for c in model.inputs]
-        t.add_row("inputs", ", ".join(f"{kinds.count(k)} {k}" for k in ("numeric", "boolean",
+        _row(t, "inputs", ", ".join(f"{kinds.count(k)} {k}" for k in ("numeric", "boolean",
                                                                          "categorical")
                                       if kinds.count(k)) + f" -> {len(model.features)} features")
-    t.add_row("solver", model.certificate.get("solver", "covariance"))
-    t.add_row("folds", f"{model.params['folds']} ({model.params['fold_rule']})")
-    t.add_row("alpha", f"{model.alpha:.6g}")
-    t.add_row("l1_ratio", f"{model.l1_ratio:g}")
-    t.add_row("CV RMSE", f"{m['cv_rmse']:.6g}  (MSE {m['cv_mse']:.6g} +- {m['cv_mse_se']:.3g})")
-    t.add_row("CV R^2", f"{m['cv_r2']:.4f}")
-    t.add_row("nonzero", f"{m['n_nonzero']} of {len(model.features)}")
+    _row(t, "solver", model.certificate.get("solver", "covariance"))
+    _row(t, "folds", f"{model.params['folds']} ({model.params['fold_rule']})")
+    _row(t, "alpha", f"{model.alpha:.6g}")
+    _row(t, "l1_ratio", f"{model.l1_ratio:g}")
+    _row(t, "CV RMSE", f"{m['cv_rmse']:.6g}  (MSE {m['cv_mse']:.6g} +- {m['cv_mse_se']:.3g})")
+    _row(t, "CV R^2", f"{m['cv_r2']:.4f}")
+    _row(t, "nonzero", f"{m['n_nonzero']} of {len(model.features)}")
     if m.get("at_grid_edge"):
-        t.add_row("note", "the smallest alpha of the grid was selected: the CV optimum may lie "
+        _row(t, "note", "the smallest alpha of the grid was selected: the CV optimum may lie "
                           "below it; try a smaller --eps")
-    t.add_row("converged", f"{c['converged']} (relative gap {c['relative_gap']:.2e}, "
+    _row(t, "converged", f"{c['converged']} (relative gap {c['relative_gap']:.2e}, "
                            f"{c['n_iter']} sweeps)")
-    t.add_row("time", f"{elapsed:.2f} s")
-    t.add_row("model", output)
+    _row(t, "time", f"{elapsed:.2f} s")
+    _row(t, "model", output)
     out.print(t)
 
 
@@ -335,8 +350,9 @@ def predict(
             counts = predict_file(m, data, output, _names(keep), scoring, strict, csv)
         if not quiet:
             for note in counts.notes():
-                err.print(f"note: {note}", highlight=False, soft_wrap=True)
-            err.print(f"wrote {counts.rows:,} predictions to {output}", highlight=False)
+                err.print(f"note: {escape(note)}", highlight=False, soft_wrap=True)
+            err.print(f"wrote {counts.rows:,} predictions to {escape(str(output))}",
+                      highlight=False)
 
 
 @app.command()
@@ -354,32 +370,32 @@ def inspect(
             out.print_json(json.dumps(m.to_json()))
             return
         met, cert = m.metrics, m.certificate
-        t = Table(title=f"model {model}", show_header=False, title_justify="left")
+        t = Table(title=Text(f"model {model}"), show_header=False, title_justify="left")
         t.add_column(style="bold")
         t.add_column()
-        t.add_row("target", m.manifest.target)
-        t.add_row("alpha", f"{m.alpha:.6g}")
-        t.add_row("l1_ratio", f"{m.l1_ratio:g}")
-        t.add_row("selection", f"{m.params.get('selection')} over l1_ratio "
+        _row(t, "target", m.manifest.target)
+        _row(t, "alpha", f"{m.alpha:.6g}")
+        _row(t, "l1_ratio", f"{m.l1_ratio:g}")
+        _row(t, "selection", f"{m.params.get('selection')} over l1_ratio "
                                f"{m.params.get('l1_ratios')} x {m.params.get('n_alphas')} alphas, "
                                f"{m.params.get('folds')} folds")
-        t.add_row("CV MSE", f"{met['cv_mse']:.6g} +- {met['cv_mse_se']:.3g} (SE)")
-        t.add_row("CV RMSE", f"{met['cv_rmse']:.6g}")
-        t.add_row("nonzero", f"{m.n_nonzero} of {len(m.features)}")
-        t.add_row("intercept", f"{m.intercept:.8g}")
-        t.add_row("standardize", str(m.params.get("standardize")))
-        t.add_row("solver", str(cert.get("solver", "covariance")))
-        t.add_row("certificate", f"converged={cert['converged']}  duality gap "
+        _row(t, "CV MSE", f"{met['cv_mse']:.6g} +- {met['cv_mse_se']:.3g} (SE)")
+        _row(t, "CV RMSE", f"{met['cv_rmse']:.6g}")
+        _row(t, "nonzero", f"{m.n_nonzero} of {len(m.features)}")
+        _row(t, "intercept", f"{m.intercept:.8g}")
+        _row(t, "standardize", str(m.params.get("standardize")))
+        _row(t, "solver", str(cert.get("solver", "covariance")))
+        _row(t, "certificate", f"converged={cert['converged']}  duality gap "
                                  f"{cert['duality_gap']:.3e} (relative {cert['relative_gap']:.2e}, "
                                  f"tol {cert['tol']:g})  KKT violation "
                                  f"{cert['kkt_violation']:.2e}  sweeps {cert['n_iter']}")
         lin = m.lineage.get("data", {})
-        t.add_row("trained on", f"{lin.get('path')} ({lin.get('rows')} rows, sha256 "
+        _row(t, "trained on", f"{lin.get('path')} ({lin.get('rows')} rows, sha256 "
                                 f"{str(lin.get('sha256'))[:12]}...) at {m.lineage.get('created')}")
         out.print(t)
         if m.manifest.layout == "matrix":
             mx = m.manifest.matrix
-            out.print(f"inputs: a {mx['format']} matrix with {mx['n_features']:,} features "
+            out.print(f"inputs: a {escape(mx['format'])} matrix with {mx['n_features']:,} features "
                       f"(f{mx['index_base']} .. f{mx['n_features'] - 1 + mx['index_base']})",
                       highlight=False)
         else:
@@ -390,7 +406,7 @@ def inspect(
         c.add_column("coef", justify="right")
         c.add_column("standardised", justify="right")
         for name, raw, std in m.nonzero_coefficients()[:top]:
-            c.add_row(name, f"{raw:.8g}", f"{std:.6g}")
+            _row(c, name, f"{raw:.8g}", f"{std:.6g}")
         out.print(c)
 
 
@@ -413,7 +429,7 @@ def _inputs_table(m) -> Table:
         else:
             how = f"fill {col.fill:.6g} ({col.impute})" + (" + indicator" if col.indicator
                                                           else "")
-        t.add_row(col.name, col.kind, "" if rate is None else f"{rate:.1%}", how, str(width),
+        _row(t, col.name, col.kind, "" if rate is None else f"{rate:.1%}", how, str(width),
                   str(nonzero))
     return t
 
@@ -425,7 +441,16 @@ def main() -> None:
     np.seterr(all="ignore")
     warnings.showwarning = _show_warning
     warnings.simplefilter("ignore", RuntimeWarning)
-    app(prog_name="enet")
+
+    def _terminate(signum, frame):     # run the cleanup of temporary outputs, then stop
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        app(prog_name="enet")
+    except KeyboardInterrupt:
+        err.print("interrupted", highlight=False)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

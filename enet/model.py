@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from enet.data.encode import Encoder, ScoreCounts
 from enet.data.manifest import FeatureManifest, InputColumn
-from enet.data.readers import memory_source
+from enet.data.readers import CsvOptions, memory_source, open_source
+from enet.exceptions import DataError
 
 __all__ = ["Model", "MATRIX_VECTORS"]
 
@@ -90,7 +92,8 @@ class Model:
 
     def predict(self, data, strict: bool = False, counts: ScoreCounts | None = None
                 ) -> np.ndarray:
-        """Predictions for a pandas or polars DataFrame, Arrow table or dict of columns.
+        """Predictions for a pandas or polars DataFrame, Arrow table, dict of columns,
+        2-D array (columns in training order) or a CSV/Parquet path (streamed).
 
         The same validation as batch scoring: columns are matched by name (order
         does not matter; extra columns are ignored, or rejected with ``strict``);
@@ -103,7 +106,15 @@ class Model:
         DataError
             Missing columns, a value of the wrong type, an infinite value.
         """
-        source = memory_source(data, "input")
+        if isinstance(data, (str, os.PathLike)):
+            source = open_source(data, CsvOptions(na_values=self.manifest.na_values,
+                                                  default_na=self.manifest.default_na))
+        else:
+            if isinstance(data, np.ndarray) and data.ndim == 2 and \
+                    data.shape[1] != len(self.inputs):
+                raise DataError(f"input: the array has {data.shape[1]} columns; the model "
+                                f"reads {len(self.inputs)} (in the order it was trained on)")
+            source = memory_source(data, "input")
         encoder = self.encoder()
         extra = encoder.check_columns(source.columns, source.path, strict)
         if counts is not None:

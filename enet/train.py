@@ -79,6 +79,13 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise UsageError for values outside their domain."""
+        if isinstance(self.l1_ratios, (int, float)) and not isinstance(self.l1_ratios, bool):
+            self.l1_ratios = [float(self.l1_ratios)]
+        if isinstance(self.l1_ratios, str) or not all(
+                isinstance(r, (int, float)) and not isinstance(r, bool) for r in self.l1_ratios):
+            raise UsageError(f"l1_ratios must be numbers in [0, 1]; got {self.l1_ratios!r}")
+        if self.impute != "constant" and self.impute_value != 0.0:
+            raise UsageError("--impute-value needs --impute constant")
         self.schema_options.validate()
         if self.solver not in SOLVERS:
             raise UsageError(f"--solver must be one of {', '.join(SOLVERS)}; got {self.solver!r}")
@@ -485,6 +492,8 @@ def _train_source(source: TableSource, config: TrainConfig, progress: Progress |
         folds, ranges, summary = _accumulate(source, encoder, roles, config, group_folds,
                                              progress)
     total = sum_stats(folds)
+    if total.sum_w <= 0:
+        raise DataError(f"{source.path}: the weights sum to zero; nothing to fit")
     xx, _, yy = total.moments(centred=True)
     if input_profile is None:
         inputs, input_profile = _fills_from_stats(inputs, total, xx, ranges)

@@ -367,3 +367,84 @@ def test_fill_is_the_weighted_mean_and_progress_is_silent_off_a_terminal(rng, tm
     seen = df.x.notna()
     assert x.fill == pytest.approx(np.average(df.x[seen], weights=df.w[seen]), rel=1e-12)
     assert x.fill != pytest.approx(df.x.mean(), rel=1e-6)
+
+
+def test_missing_value_spellings_travel_with_the_model(rng, tmp_path):
+    n = 600
+    x = rng.standard_normal(n)
+    y = 10 + 2 * x + 0.1 * rng.standard_normal(n)
+    xs = x.round(4).astype(object)
+    xs[:50] = "-999"
+    pd.DataFrame({"x": xs, "y": y}).to_csv(tmp_path / "t.csv", index=False)
+    r = cli("train", tmp_path / "t.csv", "-t", "y", "-o", tmp_path / "m", "-q", "--na-value",
+            "-999")
+    assert r.exit_code == 0, r.output
+    model = load_model(tmp_path / "m")
+    assert model.manifest.na_values == ("-999",)
+    x_col = next(c for c in model.inputs if c.name == "x")
+    assert x_col.fill == pytest.approx(x[50:].round(4).mean(), rel=1e-9)
+    # scoring without repeating --na-value: -999 and -999.0 are missing, as in training
+    pd.DataFrame({"x": ["-999", "-999.0", "", "0.5"]}).to_csv(tmp_path / "s.csv", index=False)
+    r = cli("predict", tmp_path / "m", tmp_path / "s.csv", "-o", tmp_path / "p.csv")
+    assert r.exit_code == 0, r.output
+    pred = pd.read_csv(tmp_path / "p.csv").prediction.to_numpy()
+    assert pred[0] == pred[1] == pred[2]
+    api = model.predict(pd.DataFrame({"x": [-999.0, np.nan, 0.5]}))
+    np.testing.assert_allclose(api, pred[[0, 2, 3]], rtol=1e-12)
+
+
+def test_no_default_na_keeps_na_as_a_level(rng, tmp_path):
+    n = 400
+    country = rng.choice(["NA", "US", "FR"], n)
+    y = (country == "NA") * 2.0 + rng.standard_normal(n) * 0.1
+    pd.DataFrame({"country": country, "y": y}).to_csv(tmp_path / "c.csv", index=False)
+    default = enet.train_model(tmp_path / "c.csv", "y")
+    kept = enet.train_model(tmp_path / "c.csv", "y", default_na=False)
+    assert "country=<missing>" in default.features
+    assert "country=NA" in kept.features and "country=<missing>" not in kept.features
+
+
+@pytest.mark.parametrize("frame,needle", [
+    (lambda r: pd.DataFrame({"zip": r.choice(["01234", "02345"], 50), "y": r.random(50)}),
+     "column 'zip' holds numbers stored as text; pass --categorical zip"),
+    (lambda r: pd.DataFrame({"x": [1.5, "2.5"] * 25, "y": r.random(50)}),
+     "column 'x' mixes numbers and text"),
+    (lambda r: pd.DataFrame([[1, 2, 3]] * 20, columns=["a", "a", "y"]),
+     "column name 'a' appears twice"),
+])
+def test_dataframe_problems_are_data_errors(rng, frame, needle):
+    with pytest.raises(DataError, match=needle):
+        enet.train_model(frame(rng), "y")
+
+
+def test_markup_like_names_are_shown_literally(rng, tmp_path):
+    n = 100
+    df = pd.DataFrame({"a[/b]": rng.standard_normal(n), "c[red]": rng.standard_normal(n)})
+    df["y"] = df["a[/b]"] + rng.standard_normal(n)
+    df.to_csv(tmp_path / "m[x].csv", index=False)
+    r = cli("train", tmp_path / "m[x].csv", "-t", "nosuch", "-o", tmp_path / "m")
+    assert r.exit_code == 2 and "a[/b]" in r.output and "Traceback" not in r.output
+    r = cli("train", tmp_path / "m[x].csv", "-t", "y", "-o", tmp_path / "m")
+    assert r.exit_code == 0, r.output
+    r = cli("inspect", tmp_path / "m")
+    assert r.exit_code == 0 and "c[red]" in r.output
+
+
+def test_more_bad_input_is_a_one_line_error(rng, tmp_path, messy):
+    model = enet.train_model(messy, "y", exclude=["id"], categorical=["code"])
+    with pytest.raises(DataError, match="column 'flag' row 2: value 7 is not true/false"):
+        model.predict(messy.head(3).assign(flag=[1, 7, 0]))
+    with pytest.raises(DataError, match="the array has 2 columns"):
+        enet.train_model(rng.standard_normal((40, 3)), y=rng.standard_normal(40)).predict(
+            rng.standard_normal((5, 2)))
+    path = tmp_path / "w0.csv"
+    path.write_text("a,b,y,w\n" + "".join(f"{i},{i % 3},{i % 5},0\n" for i in range(20)))
+    r = cli("train", path, "-t", "y", "--weight", "w", "-o", tmp_path / "m")
+    assert r.exit_code == 2 and "weights sum to zero" in r.output
+    data = gzip.compress(("a,y\n" + "".join(f"{i},{i}\n" for i in range(200_000))).encode())
+    (tmp_path / "cut.csv.gz").write_bytes(data[: len(data) // 2])
+    r = cli("train", tmp_path / "cut.csv.gz", "-t", "y", "-o", tmp_path / "m")
+    assert r.exit_code == 2 and "Traceback" not in r.output and "internal" not in r.output
+    with pytest.raises(enet.UsageError, match="l1_ratios must be numbers"):
+        enet.train_model(messy, "y", exclude=["id"], l1_ratios="0.5")
+    assert enet.train_model(messy, "y", exclude=["id"], l1_ratios=0.5).l1_ratio == 0.5

@@ -239,8 +239,7 @@ class TableSource:
         # text is read verbatim; the missing-value spellings are applied to the text
         # columns that are data (see _null_text), never to copied-through columns
         return pacsv.ConvertOptions(column_types=types, include_columns=include,
-                                    null_values=self.csv.null_values,
-                                    strings_can_be_null=False, quoted_strings_can_be_null=False)
+                                    null_values=self.csv.null_values, strings_can_be_null=False)
 
     def _open_counted(self) -> tuple[object, _CountingReader]:
         counter = _CountingReader(open(self.path, "rb", buffering=0))
@@ -334,7 +333,7 @@ class TableSource:
         chunk_bytes = max(self.chunk_bytes, 1 << 20)
         convert = pacsv.ConvertOptions(include_columns=list(columns),
                                        null_values=self.csv.null_values,
-                                       strings_can_be_null=True, quoted_strings_can_be_null=False)
+                                       strings_can_be_null=True)
         stream, _ = self._open_counted()
         try:
             reader = pacsv.open_csv(stream, read_options=self._read_options(chunk_bytes),
@@ -348,7 +347,7 @@ class TableSource:
 
 
 def _null_text(batch: pa.RecordBatch, names: list[str], nulls: pa.Array) -> pa.RecordBatch:
-    """Missing-value spellings in text columns as nulls (quoted text stays as written)."""
+    """Missing-value spellings in text columns as nulls."""
     arrays = []
     for n, c in zip(batch.schema.names, batch.columns):
         if n in names and pa.types.is_string(c.type):
@@ -555,7 +554,7 @@ def memory_source(data, name: str = "input", y=None,
         if "y" in table.column_names:
             raise DataError(f"{name}: a column is already named 'y'; pass the target by name")
         table = table.append_column("y", pa.array(y))
-    names = [str(n) for n in table.column_names]
+    names = [str(n).strip() for n in table.column_names]
     _check_names(name, names, "a column has an empty name; name every column")
     table = table.rename_columns(names)
     return TableSource(name, "memory", names, {f.name: f.type for f in table.schema},
@@ -569,19 +568,23 @@ def _to_arrow_table(data, name: str) -> pa.Table:
         return pa.Table.from_batches([data])
     module = type(data).__module__.split(".")[0]
     if module == "polars":
+        if hasattr(data, "collect") and not hasattr(data, "to_arrow"):    # a LazyFrame
+            data = data.collect()
         return data.to_arrow()
     if module == "pandas" and hasattr(data, "columns"):
         frame = data.copy(deep=False)
-        frame.columns = [str(c) for c in frame.columns]
+        frame.columns = [str(c).strip() for c in frame.columns]
+        dup = frame.columns[frame.columns.duplicated()]
+        if len(dup):
+            raise DataError(f"{name}: column name '{dup[0]}' appears twice; rename one of them")
         try:
             return pa.Table.from_pandas(frame, preserve_index=False)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise DataError(f"{name}: cannot read the DataFrame: {str(exc).splitlines()[0]}; "
-                            f"a column mixes types") from None
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            raise _explain_frame(frame, name) from None
     if isinstance(data, dict):
         try:
             return pa.table({str(k): v for k, v in data.items()})
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
             raise DataError(f"{name}: cannot read the columns: {str(exc).splitlines()[0]}") \
                 from None
     if isinstance(data, np.ndarray) or hasattr(data, "__array__"):
@@ -592,6 +595,23 @@ def _to_arrow_table(data, name: str) -> pa.Table:
         return pa.table({f"x{j}": arr[:, j] for j in range(arr.shape[1])})
     raise DataError(f"{name}: expected a file path, DataFrame (pandas or polars), Arrow table, "
                     f"dict of columns or 2-D array; got {type(data).__name__}")
+
+
+def _explain_frame(frame, name: str) -> DataError:
+    """Name the DataFrame column Arrow cannot convert, and its first odd value."""
+    for col in frame.columns:
+        try:
+            pa.array(frame[col], from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            values = frame[col].tolist()
+            kinds = {type(v) for v in values if v is not None}
+            if str in kinds and len(kinds) > 1:
+                i = next(i for i, v in enumerate(values) if isinstance(v, str))
+                return DataError(f"{name}: column '{col}' mixes numbers and text (row {i + 1}: "
+                                 f"{values[i]!r}); convert it to one type")
+            return DataError(f"{name}: column '{col}' cannot be used: "
+                             f"{str(exc).splitlines()[0]}")
+    return DataError(f"{name}: cannot read the DataFrame")
 
 
 def null_count(arr: pa.Array) -> int:

@@ -376,12 +376,12 @@ def scan_inputs(source: TableSource, roles: ColumnRoles, kinds: dict[str, str],
 
 
 def check_weights(w: np.ndarray, keep: np.ndarray, name: str, offset: int, source: str) -> None:
-    bad = keep & (np.isnan(w) | np.isinf(w) | (w < 0))
+    bad = keep & (np.isnan(w) | np.isinf(w) | (w < 0) | (w > 1e100))
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         what = "is missing" if np.isnan(w[i]) else f"is {w[i]}"
         raise DataError(f"{source}: weight '{name}' row {offset + i + 1} {what}; weights must "
-                        f"be finite numbers >= 0")
+                        f"be finite numbers between 0 and 1e100 (rescale them)")
 
 
 def _group_labels(arr: pa.Array, keep: np.ndarray, name: str, offset: int,
