@@ -448,3 +448,26 @@ def test_more_bad_input_is_a_one_line_error(rng, tmp_path, messy):
     with pytest.raises(enet.UsageError, match="l1_ratios must be numbers"):
         enet.train_model(messy, "y", exclude=["id"], l1_ratios="0.5")
     assert enet.train_model(messy, "y", exclude=["id"], l1_ratios=0.5).l1_ratio == 0.5
+
+
+def test_integer_codes_match_whatever_their_spelling(rng, tmp_path):
+    n = 300
+    k = rng.integers(0, 4, n)
+    y = k * 1.5 + 0.1 * rng.standard_normal(n)
+    pd.DataFrame({"k": k, "y": y}).to_csv(tmp_path / "t.csv", index=False)
+    model = enet.train_model(tmp_path / "t.csv", "y", categorical=["k"])
+    assert set(next(iter(model.inputs)).levels) == {"0", "1", "2", "3"}
+    counts = enet.ScoreCounts()
+    as_float = model.predict(pd.DataFrame({"k": k[:20].astype(float)}), counts=counts)
+    as_text = model.predict(pd.DataFrame({"k": [f"{v}.0" for v in k[:20]]}))
+    as_int = model.predict(pd.DataFrame({"k": k[:20]}))
+    assert counts.unseen == {}
+    np.testing.assert_array_equal(as_float, as_int)
+    np.testing.assert_array_equal(as_text, as_int)
+
+
+def test_a_missing_marker_gets_the_na_value_hint(tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_text("x,y\n" + "".join(f"{i},{i % 7}\n" for i in range(50)) + "?,3\n")
+    with pytest.raises(DataError, match=r"value '\?' is not a number.*--na-value '\?'"):
+        enet.train_model(path, "y")

@@ -217,7 +217,7 @@ class Encoder:
     def _encode_categorical(self, col: InputColumn, arr: pa.Array, X: np.ndarray, j: int,
                             row_offset: int, source: str, strict: bool,
                             counts: ScoreCounts | None) -> None:
-        arr = as_text(arr)
+        arr = as_text(arr, codes=col.codes)
         if self.na_text is not None:
             arr = pc.if_else(pc.is_in(arr, value_set=self.na_text),
                              pa.scalar(None, pa.string()), arr)

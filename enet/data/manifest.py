@@ -41,6 +41,9 @@ class InputColumn:
     pooled : tuple of str
         Digests (blake2b, 8 bytes, hex) of the rare levels training pooled into
         "<other>": scoring them is not "unseen", and their texts are not stored.
+    codes : bool
+        Declared categorical (e.g. integer codes): numeric texts are compared in a
+        canonical spelling ("3.0" is level "3").
     missing_level : bool
         An indicator for missing categorical values.
     """
@@ -54,6 +57,7 @@ class InputColumn:
     other: bool = False
     missing_level: bool = False
     pooled: tuple[str, ...] = ()
+    codes: bool = False
 
     def feature_names(self) -> list[str]:
         """Names of the features (coefficients) this column produces, in order."""
@@ -70,7 +74,7 @@ class InputColumn:
         if self.kind == "categorical":
             return {"name": self.name, "type": self.kind, "levels": list(self.levels),
                     "other": self.other, "missing_level": self.missing_level,
-                    "pooled_level_digests": list(self.pooled)}
+                    "pooled_level_digests": list(self.pooled), "numeric_codes": self.codes}
         return {"name": self.name, "type": self.kind, "impute": self.impute, "fill": self.fill,
                 "missing_indicator": self.indicator}
 
@@ -85,7 +89,8 @@ class InputColumn:
                 if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
                     raise ValueError(f"levels of '{d['name']}' must be a list of strings")
             return cls(str(d["name"]), kind, levels=tuple(levels), other=bool(d["other"]),
-                       missing_level=bool(d["missing_level"]), pooled=tuple(pooled))
+                       missing_level=bool(d["missing_level"]), pooled=tuple(pooled),
+                       codes=bool(d.get("numeric_codes", False)))
         fill = d.get("fill", 0.0)
         if not isinstance(fill, (int, float)) or isinstance(fill, bool) or fill != fill or \
                 abs(fill) == float("inf"):

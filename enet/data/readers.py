@@ -183,7 +183,7 @@ class TableSource:
             if not _is_number_type(t) and not (pa.types.is_string(t) or
                                                pa.types.is_large_string(t)):
                 raise DataError(f"{self.path}: column '{name}' has type {t}, not a number; "
-                                f"pass --exclude {name} to leave it out")
+                                f"{_hint_for(hint, name)}")
         names = numeric + text
         width = max(1, len(names))
         batch_rows = max(1024, chunk_bytes // (8 * width))
@@ -218,7 +218,8 @@ class TableSource:
             if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
                 i = first_unconvertible(col, pa.float64())
                 raise DataError(f"{self.path}: column '{name}' row {offset + i + 1}: value "
-                                f"{col[i].as_py()!r} is not a number; {_hint_for(hint, name)}") from None
+                                f"{col[i].as_py()!r} is not a number; "
+                                f"{_hint_for(hint, name, col[i].as_py())}") from None
             raise DataError(f"{self.path}: column '{name}' (rows {offset + 1}-"
                             f"{offset + len(col)}) cannot be read as a number: "
                             f"{str(exc).splitlines()[0]}") from None
@@ -318,7 +319,7 @@ class TableSource:
             row, value = _first_unconvertible_in_csv(self, name, target)
             what = "a number" if name in numeric else "true/false"
             return DataError(f"{self.path}: column '{name}' row {row}: value {value!r} is not "
-                             f"{what}; {_hint_for(hint, name)}")
+                             f"{what}; {_hint_for(hint, name, value)}")
         if "straddl" in msg:
             return DataError(f"{self.path}: a row is longer than {CSV_BLOCK_BYTES >> 20} MiB; "
                              f"split or shorten it (e.g. drop a long text column)")
@@ -363,10 +364,13 @@ def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
     return table.combine_chunks().to_batches()[0]
 
 
-def _hint_for(hint: str | dict[str, str], name: str) -> str:
-    if isinstance(hint, dict):
-        return hint.get(name, "fix or remove the value")
-    return hint.format(name=name)
+def _hint_for(hint: str | dict[str, str], name: str, value=None) -> str:
+    text = hint.get(name, "fix or remove the value") if isinstance(hint, dict) \
+        else hint.format(name=name)
+    if isinstance(value, str) and len(value.strip()) <= 4 and \
+            not any(ch.isalnum() for ch in value):
+        text += f" (if {value!r} marks a missing value, pass --na-value {value!r})"
+    return text
 
 
 def _is_number_type(t: pa.DataType) -> bool:

@@ -108,7 +108,10 @@ def resolve_columns(columns: list[str], target: str, exclude: list[str] = (),
     listing = f"{', '.join(columns[:20])}{' ...' if len(columns) > 20 else ''}"
     for role, name in (("target", target), ("weight", weight), ("group", group)):
         if name is not None and name not in present:
-            raise DataError(f"{source}: {role} column '{name}' not found; columns are: {listing}")
+            hint = (" (one column only: is the delimiter right? pass --delimiter)"
+                    if len(columns) == 1 else "")
+            raise DataError(f"{source}: {role} column '{name}' not found; columns are: "
+                            f"{listing}{hint}")
     for option, names in (("--exclude", exclude), ("--categorical", categorical)):
         unknown = [c for c in names if c not in present]
         if unknown:
@@ -171,13 +174,30 @@ def decide_kinds(source: TableSource, roles: ColumnRoles) -> dict[str, str]:
     return kinds
 
 
-def as_text(arr: pa.Array) -> pa.Array:
-    """A categorical column as an Arrow string array (levels compare as text)."""
+def as_text(arr: pa.Array, codes: bool = False) -> pa.Array:
+    """A categorical column as an Arrow string array (levels compare as text).
+
+    With ``codes`` (columns declared categorical), numbers are written canonically,
+    so "3", "3.0" and the integer 3 are one level.
+    """
     if pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_decode()
-    if pa.types.is_string(arr.type):
+    if not pa.types.is_string(arr.type):
+        arr = arr.cast(pa.string())
+    return canonical_codes(arr) if codes else arr
+
+
+def canonical_codes(arr: pa.Array) -> pa.Array:
+    """Numbers in a text array in one spelling: integral values as integers."""
+    trimmed = pc.utf8_trim_whitespace(arr)
+    mask = pc.fill_null(pc.match_substring_regex(trimmed, _NUMBER_RE), False)
+    if not pc.any(mask).as_py():
         return arr
-    return arr.cast(pa.string())
+    f = pc.if_else(mask, trimmed, pa.scalar("0")).cast(pa.float64())
+    integral = pc.and_(pc.equal(pc.floor(f), f), pc.less(pc.abs(f), 2.0 ** 53))
+    as_int = pc.if_else(integral, f, 0.0).cast(pa.int64()).cast(pa.string())
+    canon = pc.if_else(integral, as_int, f.cast(pa.string()))
+    return pc.if_else(mask, canon, arr)
 
 
 def level_digests_unsorted(levels) -> list[str]:
@@ -349,7 +369,7 @@ def scan_inputs(source: TableSource, roles: ColumnRoles, kinds: dict[str, str],
             check_finite(v, keep, name, "column", offset, source.path)
             scan.update(v if all_kept else v[keep], w if all_kept else w[keep])
         for name, scan in cat_scans.items():
-            arr = as_text(col[name])
+            arr = as_text(col[name], codes=name in declared)
             if na_text is not None:
                 arr = pc.if_else(pc.is_in(arr, value_set=na_text), pa.scalar(None, pa.string()),
                                  arr)
@@ -424,7 +444,8 @@ def _build_inputs(roles, kinds, num_scans, cat_scans, options, rows, source):
             # rare levels are remembered by digest only, and only up to a bound
             digests = level_digests(rare) if len(rare) <= MAX_POOLED_DIGESTS else ()
             inputs.append(InputColumn(name, "categorical", levels=tuple(kept), other=pooled > 0,
-                                      missing_level=scan.missing > 0, pooled=tuple(digests)))
+                                      missing_level=scan.missing > 0, pooled=tuple(digests),
+                                      codes=name in roles.categorical))
             profile[name] = {"type": "categorical", "missing_rate": scan.missing / rows,
                              "distinct": len(scan.counts),
                              "levels": {lv: c / rows for lv, c in ranked[:len(kept)]},
