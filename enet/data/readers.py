@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from enet.exceptions import DataError, UsageError
 
 __all__ = ["TableSource", "CsvOptions", "BatchStream", "open_source", "memory_source",
-           "DEFAULT_CHUNK_BYTES", "first_unconvertible", "NULL_VALUES"]
+           "DEFAULT_CHUNK_BYTES", "first_unconvertible", "missing_marker_hint", "NULL_VALUES"]
 
 DEFAULT_CHUNK_BYTES = 16 << 20
 # Arrow's streaming CSV reader holds on to memory in proportion to the file with large
@@ -367,10 +367,15 @@ def _concat(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
 def _hint_for(hint: str | dict[str, str], name: str, value=None) -> str:
     text = hint.get(name, "fix or remove the value") if isinstance(hint, dict) \
         else hint.format(name=name)
+    return text + missing_marker_hint(value)
+
+
+def missing_marker_hint(value) -> str:
+    """A note for values such as '?' or '-' that usually mean "missing"."""
     if isinstance(value, str) and len(value.strip()) <= 4 and \
             not any(ch.isalnum() for ch in value):
-        text += f" (if {value!r} marks a missing value, pass --na-value {value!r})"
-    return text
+        return f" (if {value!r} marks a missing value, pass --na-value {value!r})"
+    return ""
 
 
 def _is_number_type(t: pa.DataType) -> bool:

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from enet.data.manifest import MISSING, OTHER, InputColumn
-from enet.data.readers import TableSource
+from enet.data.readers import TableSource, missing_marker_hint
 from enet.exceptions import DataError, UsageError
 
 __all__ = ["ColumnRoles", "SchemaOptions", "ScanResult", "resolve_columns", "decide_kinds",
@@ -308,7 +308,8 @@ def _check_looks_numeric(arr: pa.Array, name: str, offset: int, source: str) -> 
         i = int(np.flatnonzero(bad.to_numpy(zero_copy_only=False))[0])
         raise DataError(f"{source}: column '{name}' row {offset + i + 1}: value "
                         f"{arr[i].as_py()!r} is not a number, but most values are; fix the "
-                        f"value, or pass --categorical {name} to treat the column as categories")
+                        f"value, or pass --categorical {name} to treat the column as categories"
+                        f"{missing_marker_hint(arr[i].as_py())}")
 
 
 def check_finite(values: np.ndarray, keep: np.ndarray, name: str, what: str, offset: int,
