@@ -44,15 +44,20 @@ FREE_BLOCK_MAX = 64     # unpenalised features solved jointly (least squares) up
 ANDERSON_K = 5
 
 
+# Column kernels take plain arrays: unpacking the design tuple costs reference counting,
+# so hot loops unpack it once and dispatch per column between the sparse and dense forms.
+@njit(cache=True, nogil=True, inline="always")
+def _dot_sparse(j, data, indices, indptr, mean, v, st):
+    """``(x_j - m_j)' v`` for a sparse column (``v`` uncentred, see the module docstring)."""
+    acc = 0.0
+    for k in range(indptr[j], indptr[j + 1]):
+        acc += data[k] * v[indices[k]]
+    return acc - mean[j] * st[1]
+
+
 @njit(cache=True, nogil=True)
-def _dot(j, D, sparse, v, st):
-    """``(x_j - m_j)' v``: column j, centred, against the weighted residual."""
-    X, data, indices, indptr, mean, colw, w, exact, drow = D
-    if sparse and not exact[j]:
-        acc = 0.0
-        for k in range(indptr[j], indptr[j + 1]):
-            acc += data[k] * v[indices[k]]
-        return acc - mean[j] * st[1]
+def _dot_dense(j, X, drow, exact, mean, v, st):
+    """``(x_j - m_j)' v`` for a dense column (row ``drow[j]`` of ``X``)."""
     x = X[drow[j]]
     if exact[j]:
         m = mean[j]
@@ -63,23 +68,19 @@ def _dot(j, D, sparse, v, st):
     return np.dot(x, v) - mean[j] * st[1]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _update_sparse(j, c, data, indices, indptr, mean, colw, w, v, st):
+    """``r -= c * (x_j - m_j)`` for a sparse column: nonzeros only, the centring in ``st``."""
+    for k in range(indptr[j], indptr[j + 1]):
+        i = indices[k]
+        v[i] -= c * w[i] * data[k]
+    st[0] += c * mean[j]
+    st[1] -= c * colw[j]
+
+
 @njit(cache=True, nogil=True)
-def _update(j, c, D, sparse, unit_w, v, st):
-    """The residual after ``r -= c * (x_j - m_j)``."""
-    X, data, indices, indptr, mean, colw, w, exact, drow = D
-    if sparse and not exact[j]:
-        if unit_w:
-            cw = c * w[0]
-            for k in range(indptr[j], indptr[j + 1]):
-                v[indices[k]] -= cw * data[k]
-        else:
-            for k in range(indptr[j], indptr[j + 1]):
-                i = indices[k]
-                v[i] -= c * w[i] * data[k]
-        st[0] += c * mean[j]
-        st[1] -= c * colw[j]
-        return
-    # a dense column (or a sparse one kept densely): the centring goes into the residual
+def _update_dense(j, c, X, drow, mean, colw, w, unit_w, v, st):
+    """``r -= c * (x_j - m_j)`` for a dense column: the centring goes into the residual."""
     x = X[drow[j]]
     m = mean[j]
     if unit_w:
@@ -93,6 +94,38 @@ def _update(j, c, D, sparse, unit_w, v, st):
 
 
 @njit(cache=True, nogil=True)
+def _dot(j, D, sparse, v, st):
+    """``(x_j - m_j)' v``: column j, centred, against the weighted residual."""
+    X, data, indices, indptr, mean, colw, w, exact, drow = D
+    if sparse and not exact[j]:
+        return _dot_sparse(j, data, indices, indptr, mean, v, st)
+    return _dot_dense(j, X, drow, exact, mean, v, st)
+
+
+@njit(cache=True, nogil=True)
+def _update(j, c, D, sparse, unit_w, v, st):
+    """The residual after ``r -= c * (x_j - m_j)``."""
+    X, data, indices, indptr, mean, colw, w, exact, drow = D
+    if sparse and not exact[j]:
+        _update_sparse(j, c, data, indices, indptr, mean, colw, w, v, st)
+    else:
+        _update_dense(j, c, X, drow, mean, colw, w, unit_w, v, st)
+
+
+@njit(cache=True, nogil=True)
+def _update_many(D, sparse, unit_w, coef, inv_scale, v, st):
+    """The residual after ``r -= sum_j coef_j xt_j`` (nonzero ``coef_j`` only)."""
+    X, data, indices, indptr, mean, colw, w, exact, drow = D
+    for j in range(coef.shape[0]):
+        if coef[j] != 0.0:
+            c = coef[j] * inv_scale[j]
+            if sparse and not exact[j]:
+                _update_sparse(j, c, data, indices, indptr, mean, colw, w, v, st)
+            else:
+                _update_dense(j, c, X, drow, mean, colw, w, unit_w, v, st)
+
+
+@njit(cache=True, nogil=True)
 def _residual(D, sparse, unit_w, yc, beta, inv_scale, v, st):
     """Weighted residual of ``beta`` computed from scratch (no accumulated drift)."""
     w = D[6]
@@ -102,9 +135,7 @@ def _residual(D, sparse, unit_w, yc, beta, inv_scale, v, st):
         sv += v[i]
     st[0] = 0.0
     st[1] = sv
-    for j in range(beta.shape[0]):
-        if beta[j] != 0.0:
-            _update(j, beta[j] * inv_scale[j], D, sparse, unit_w, v, st)
+    _update_many(D, sparse, unit_w, beta, inv_scale, v, st)
     sv = 0.0
     for i in range(v.shape[0]):
         sv += v[i]
@@ -125,11 +156,17 @@ def _y_dot_r(D, yc, v, st):
 @njit(cache=True, nogil=True)
 def _gradient_all(D, sparse, v, st, inv_scale, skip, q):
     """``q_j = xt_j' W r`` for every feature (0 for constant columns)."""
+    X, data, indices, indptr, mean, colw, w, exact, drow = D
     for j in range(q.shape[0]):
-        q[j] = 0.0 if skip[j] else _dot(j, D, sparse, v, st) * inv_scale[j]
+        if skip[j]:
+            q[j] = 0.0
+        elif sparse and not exact[j]:
+            q[j] = _dot_sparse(j, data, indices, indptr, mean, v, st) * inv_scale[j]
+        else:
+            q[j] = _dot_dense(j, X, drow, exact, mean, v, st) * inv_scale[j]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _clipped_step(z, l1, denom, lo, up):
     """Minimiser of ``denom/2 b^2 - z b + l1 |b|`` over ``[lo, up]``."""
     b = _soft(z, l1) / denom
@@ -140,20 +177,31 @@ def _clipped_step(z, l1, denom, lo, up):
 def _sweep(idx, n_idx, D, sparse, unit_w, v, st, beta, G_diag, inv_scale, l1r, l2r, pf,
            lower, upper):
     """One pass of coordinate descent over ``idx[:n_idx]``: (largest step, largest |b|)."""
+    X, data, indices, indptr, mean, colw, w, exact, drow = D
     max_step = 0.0
     max_coef = 0.0
     for t in range(n_idx):
         j = idx[t]
         denom = G_diag[j] + l2r * pf[j]
-        if denom > 0.0:
-            bn = _clipped_step(_dot(j, D, sparse, v, st) * inv_scale[j] + G_diag[j] * beta[j],
-                               l1r * pf[j], denom, lower[j], upper[j])
-            d = bn - beta[j]
-            if d != 0.0:
-                beta[j] = bn
-                _update(j, d * inv_scale[j], D, sparse, unit_w, v, st)
-                max_step = max(max_step, abs(d))
-            max_coef = max(max_coef, abs(bn))
+        if denom <= 0.0:
+            continue
+        as_sparse = sparse and not exact[j]
+        if as_sparse:
+            g = _dot_sparse(j, data, indices, indptr, mean, v, st)
+        else:
+            g = _dot_dense(j, X, drow, exact, mean, v, st)
+        bn = _clipped_step(g * inv_scale[j] + G_diag[j] * beta[j], l1r * pf[j], denom,
+                           lower[j], upper[j])
+        d = bn - beta[j]
+        if d != 0.0:
+            beta[j] = bn
+            c = d * inv_scale[j]
+            if as_sparse:
+                _update_sparse(j, c, data, indices, indptr, mean, colw, w, v, st)
+            else:
+                _update_dense(j, c, X, drow, mean, colw, w, unit_w, v, st)
+            max_step = max(max_step, abs(d))
+        max_coef = max(max_coef, abs(bn))
     return max_step, max_coef
 
 
