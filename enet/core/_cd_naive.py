@@ -41,7 +41,7 @@ from enet.core._cd_gram import _free_features, _soft, _spd_solve, duality_gap, k
 
 INF = np.inf
 FREE_BLOCK_MAX = 64     # unpenalised features solved jointly (least squares) up to this many
-ANDERSON_K = 5
+ANDERSON_K = 5          # extrapolation from the last K + 1 iterates
 
 
 # Column kernels take plain arrays: unpacking the design tuple costs reference counting,
@@ -175,7 +175,7 @@ def _clipped_step(z, l1, denom, lo, up):
 
 @njit(cache=True, nogil=True)
 def _sweep(idx, n_idx, D, sparse, unit_w, v, st, beta, G_diag, inv_scale, l1r, l2r, pf,
-           lower, upper):
+           lower, upper, moved):
     """One pass of coordinate descent over ``idx[:n_idx]``: (largest step, largest |b|)."""
     X, data, indices, indptr, mean, colw, w, exact, drow = D
     max_step = 0.0
@@ -193,6 +193,7 @@ def _sweep(idx, n_idx, D, sparse, unit_w, v, st, beta, G_diag, inv_scale, l1r, l
         bn = _clipped_step(g * inv_scale[j] + G_diag[j] * beta[j], l1r * pf[j], denom,
                            lower[j], upper[j])
         d = bn - beta[j]
+        moved[j] = abs(d)
         if d != 0.0:
             beta[j] = bn
             c = d * inv_scale[j]
@@ -492,6 +493,7 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
     cached = np.empty(cache_max, dtype=np.int64)
     n_cached = 0
     nidx = np.empty(p, dtype=np.int64)
+    moved = np.zeros(p)
     Hb = np.empty((ANDERSON_K + 1, p))
     Hv = np.empty((ANDERSON_K + 1, n))
     Hs = np.empty((ANDERSON_K + 1, 2))
@@ -525,7 +527,7 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
             it += 1
             idx, n_idx = (ws, n_ws) if full else (act, n_act)
             max_step, max_coef = _sweep(idx, n_idx, D, sparse, unit_w, v, st, beta, G_diag,
-                                        inv_scale, l1r, l2r, pf, lower, upper)
+                                        inv_scale, l1r, l2r, pf, lower, upper, moved)
             if use_block:
                 _solve_free_block(A, free_idx, D, sparse, unit_w, v, st, beta, inv_scale)
             settled = max_step <= coef_tol * max_coef
@@ -560,6 +562,14 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
                     _anderson(Hb[:, :n_act], Hv, Hs, act[:n_act], beta, v, st, w, pf, l1r, l2r,
                               lower, upper)
                     n_hist = 0
+                    # shrink: keep sweeping only the coordinates still moving (the full
+                    # sweep that ends the phase checks all of them again)
+                    keep = 0
+                    for t in range(n_act):
+                        if moved[act[t]] > coef_tol * max_coef:
+                            act[keep] = act[t]
+                            keep += 1
+                    n_act = keep
                 continue
             if not settled:
                 n_act = 0
