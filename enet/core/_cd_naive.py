@@ -566,7 +566,7 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
                     # sweep that ends the phase checks all of them again)
                     keep = 0
                     for t in range(n_act):
-                        if moved[act[t]] > coef_tol * max_coef:
+                        if moved[act[t]] > coef_tol * max_coef or free[act[t]]:
                             act[keep] = act[t]
                             keep += 1
                     n_act = keep
@@ -585,8 +585,11 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
             if wait > 0:
                 wait -= 1
                 continue
-            # the working set has converged: check all features
+            # the working set has converged: check all features (the free features are
+            # solved again against the exact residual: the gap assumes their gradient is 0)
             _residual(D, sparse, unit_w, yc, beta, inv_scale, v, st)
+            if use_block:
+                _solve_free_block(A, free_idx, D, sparse, unit_w, v, st, beta, inv_scale)
             _gradient_all(D, sparse, v, st, inv_scale, skip, q)
             n_before = n_ws
             n_ws = _add_violators(q, in_set, ws, n_ws, skip, G_diag, l1r, l2r, pf, lower, upper)
