@@ -11,7 +11,7 @@ multiple of the size of X (data + indices + indptr for sparse X). Times are wall
 seconds; CPU seconds are shown too because the machine may be shared.
 
     python bench/naive_path.py [--small] [--datasets D2,D3] [--peers enet,glmnet,sklearn]
-                               [--reps 1] [--enet-tol 1e-7] [--markdown PATH]
+                               [--reps 1] [--enet-tol 1e-7,1e-6] [--markdown PATH]
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def warm_up(names, X, y):
         RUNNERS[name](Xs, ys, grid, peers.TOLS.get(name, 1e-7))
 
 
-def bench_dataset(name, small, names, reps, enet_tol, lines):
+def bench_dataset(name, small, names, reps, enet_tols, lines):
     X, y = datasets.load(name, small)
     grid = alpha_grid(X, y, L1_RATIO, peers.N_ALPHAS, peers.EPS)
     xmb = x_bytes(X) / 2**20
@@ -120,22 +120,24 @@ def bench_dataset(name, small, names, reps, enet_tol, lines):
     lines.append(head)
     warm_up(names, X, y)
     rows = {}
-    for peer in names:
-        tol = enet_tol if peer == "enet" else peers.TOLS[peer]
+    runs = [(peer, tol) for peer in names
+            for tol in (enet_tols if peer == "enet" else [peers.TOLS[peer]])]
+    for peer, tol in runs:
+        label = f"{peer}@{tol:g}" if peer == "enet" and len(enet_tols) > 1 else peer
         try:
             wall, cpu, peak, (b0, B) = measure(RUNNERS[peer], X, y, grid, tol, reps)
         except Exception as exc:  # noqa: BLE001 - a failing peer is reported, not fatal
-            print(f"  {peer}: failed ({type(exc).__name__}: {exc})")
-            lines.append(f"  {peer}: failed ({type(exc).__name__}: {exc})")
+            print(f"  {label}: failed ({type(exc).__name__}: {exc})")
+            lines.append(f"  {label}: failed ({type(exc).__name__}: {exc})")
             continue
         f = objectives(X, y, b0, B, grid, L1_RATIO)
-        rows[peer] = (wall, cpu, peak, tol, f)
-        print(f"  {peer}: {wall:.3f} s")
+        rows[label] = (wall, cpu, peak, tol, f)
+        print(f"  {label}: {wall:.3f} s")
     if not rows:
         return
     best = np.min(np.vstack([r[4] for r in rows.values()]), axis=0)
-    ref = rows.get("glmnet", rows.get("enet"))[0]
-    fmt = "{:<8} {:>9} {:>9} {:>9} {:>8} {:>14} {:>11} {:>9}"
+    ref = rows["glmnet"][0] if "glmnet" in rows else next(iter(rows.values()))[0]
+    fmt = "{:<12} {:>9} {:>9} {:>9} {:>8} {:>14} {:>11} {:>9}"
     table = [fmt.format("peer", "tol", "wall s", "cpu s", "glmnet/x", "max obj gap", "peak MiB",
                         "peak / X")]
     for peer, (wall, cpu, peak, tol, f) in rows.items():
@@ -154,7 +156,8 @@ def main() -> None:
     ap.add_argument("--datasets", default="D2,D3")
     ap.add_argument("--peers", default="enet,glmnet,sklearn")
     ap.add_argument("--reps", type=int, default=1)
-    ap.add_argument("--enet-tol", type=float, default=peers.TOLS["enet"])
+    ap.add_argument("--enet-tol", default=str(peers.TOLS["enet"]),
+                    help="comma-separated: one enet run per tolerance")
     ap.add_argument("--markdown", default=None, help="append the tables to this file")
     args = ap.parse_args()
     names = [p for p in args.peers.split(",") if p]
@@ -169,7 +172,8 @@ def main() -> None:
              f"python-glmnet {peers.version('glmnet')}"]
     print(lines[0])
     for name in args.datasets.split(","):
-        bench_dataset(name, args.small, names, args.reps, args.enet_tol, lines)
+        bench_dataset(name, args.small, names, args.reps,
+                      [float(t) for t in args.enet_tol.split(",")], lines)
     if args.markdown:
         with open(args.markdown, "a") as fh:
             fh.write("```\n" + "\n".join(lines) + "\n```\n")
