@@ -539,16 +539,20 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
                 if n_sup == 6 or n_sup % 24 == 0:
                     # solve the settled support exactly (its Gram columns are cached)
                     n_new = 0
+                    n_missing = 0
                     for t in range(n_act):
                         j = act[t]
                         if beta[j] != 0.0 and (free[j] or lower[j] < beta[j] < upper[j]):
                             nidx[n_new] = j
                             n_new += 1
-                            if slot[j] < 0 and n_cached < cache_max:
+                            if slot[j] < 0:
+                                n_missing += 1
+                    if 0 < n_new and n_cached + n_missing <= cache_max:
+                        for j in nidx[:n_new]:
+                            if slot[j] < 0:
                                 Gc = _cache_add(j, D, sparse, unit_w, inv_scale, Gc, slot, cached,
                                                 n_cached)
                                 n_cached += 1
-                    if n_new > 0 and slot[nidx[:n_new]].min() >= 0:
                         _newton(nidx[:n_new], D, sparse, unit_w, v, st, beta, inv_scale, l1r,
                                 l2r, pf, lower, upper, free, Gc, slot, act[:n_act])
                         n_hist = 0
