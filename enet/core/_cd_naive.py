@@ -460,12 +460,16 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
     strong_prev_alpha : alpha used by the sequential strong rule for the first grid point.
     q : (p,) output: gradient ``Xt' W r`` of every feature at the last solution.
     coefs, gaps, primals, n_iters, kkts, converged : outputs, one row/entry per alpha.
+    cache_max : most features whose Gram columns may be cached for the Newton step.
 
     Each alpha: the sequential strong rule (from the gradient at the previous solution)
-    and the ever-active features form the working set; coordinate descent runs on it
-    (alternating full sweeps with sweeps over the nonzero coefficients only) until the
-    steps are below ``coef_tol``; then the gradient of every feature is computed: KKT
-    violators join the working set, and the duality gap over all features decides.
+    and the ever-active features form the working set; coordinate descent runs on it,
+    alternating full sweeps with sweeps over the nonzero coefficients only. Those support
+    phases are accelerated by Anderson extrapolation and, when the support's Gram columns
+    fit in the cache, a Newton step with the signs fixed, and they drop coordinates that
+    have stopped moving. Once a full sweep moves nothing by more than ``coef_tol``, the
+    gradient of every feature is computed from a freshly computed residual: KKT violators
+    join the working set, and the duality gap over all features decides.
     """
     n = yc.shape[0]
     p = beta.shape[0]
