@@ -41,18 +41,23 @@ from enet.core._cd_gram import _free_features, _soft, _spd_solve, duality_gap, k
 
 INF = np.inf
 FREE_BLOCK_MAX = 64     # unpenalised features solved jointly (least squares) up to this many
-ANDERSON_K = 5
+ANDERSON_K = 5          # extrapolation from the last K + 1 iterates
+
+
+# Column kernels take plain arrays: unpacking the design tuple costs reference counting,
+# so hot loops unpack it once and dispatch per column between the sparse and dense forms.
+@njit(cache=True, nogil=True, inline="always")
+def _dot_sparse(j, data, indices, indptr, mean, v, st):
+    """``(x_j - m_j)' v`` for a sparse column (``v`` uncentred, see the module docstring)."""
+    acc = 0.0
+    for k in range(indptr[j], indptr[j + 1]):
+        acc += data[k] * v[indices[k]]
+    return acc - mean[j] * st[1]
 
 
 @njit(cache=True, nogil=True)
-def _dot(j, D, sparse, v, st):
-    """``(x_j - m_j)' v``: column j, centred, against the weighted residual."""
-    X, data, indices, indptr, mean, colw, w, exact, drow = D
-    if sparse and not exact[j]:
-        acc = 0.0
-        for k in range(indptr[j], indptr[j + 1]):
-            acc += data[k] * v[indices[k]]
-        return acc - mean[j] * st[1]
+def _dot_dense(j, X, drow, exact, mean, v, st):
+    """``(x_j - m_j)' v`` for a dense column (row ``drow[j]`` of ``X``)."""
     x = X[drow[j]]
     if exact[j]:
         m = mean[j]
@@ -63,23 +68,19 @@ def _dot(j, D, sparse, v, st):
     return np.dot(x, v) - mean[j] * st[1]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _update_sparse(j, c, data, indices, indptr, mean, colw, w, v, st):
+    """``r -= c * (x_j - m_j)`` for a sparse column: nonzeros only, the centring in ``st``."""
+    for k in range(indptr[j], indptr[j + 1]):
+        i = indices[k]
+        v[i] -= c * w[i] * data[k]
+    st[0] += c * mean[j]
+    st[1] -= c * colw[j]
+
+
 @njit(cache=True, nogil=True)
-def _update(j, c, D, sparse, unit_w, v, st):
-    """The residual after ``r -= c * (x_j - m_j)``."""
-    X, data, indices, indptr, mean, colw, w, exact, drow = D
-    if sparse and not exact[j]:
-        if unit_w:
-            cw = c * w[0]
-            for k in range(indptr[j], indptr[j + 1]):
-                v[indices[k]] -= cw * data[k]
-        else:
-            for k in range(indptr[j], indptr[j + 1]):
-                i = indices[k]
-                v[i] -= c * w[i] * data[k]
-        st[0] += c * mean[j]
-        st[1] -= c * colw[j]
-        return
-    # a dense column (or a sparse one kept densely): the centring goes into the residual
+def _update_dense(j, c, X, drow, mean, colw, w, unit_w, v, st):
+    """``r -= c * (x_j - m_j)`` for a dense column: the centring goes into the residual."""
     x = X[drow[j]]
     m = mean[j]
     if unit_w:
@@ -93,6 +94,38 @@ def _update(j, c, D, sparse, unit_w, v, st):
 
 
 @njit(cache=True, nogil=True)
+def _dot(j, D, sparse, v, st):
+    """``(x_j - m_j)' v``: column j, centred, against the weighted residual."""
+    X, data, indices, indptr, mean, colw, w, exact, drow = D
+    if sparse and not exact[j]:
+        return _dot_sparse(j, data, indices, indptr, mean, v, st)
+    return _dot_dense(j, X, drow, exact, mean, v, st)
+
+
+@njit(cache=True, nogil=True)
+def _update(j, c, D, sparse, unit_w, v, st):
+    """The residual after ``r -= c * (x_j - m_j)``."""
+    X, data, indices, indptr, mean, colw, w, exact, drow = D
+    if sparse and not exact[j]:
+        _update_sparse(j, c, data, indices, indptr, mean, colw, w, v, st)
+    else:
+        _update_dense(j, c, X, drow, mean, colw, w, unit_w, v, st)
+
+
+@njit(cache=True, nogil=True)
+def _update_many(D, sparse, unit_w, coef, inv_scale, v, st):
+    """The residual after ``r -= sum_j coef_j xt_j`` (nonzero ``coef_j`` only)."""
+    X, data, indices, indptr, mean, colw, w, exact, drow = D
+    for j in range(coef.shape[0]):
+        if coef[j] != 0.0:
+            c = coef[j] * inv_scale[j]
+            if sparse and not exact[j]:
+                _update_sparse(j, c, data, indices, indptr, mean, colw, w, v, st)
+            else:
+                _update_dense(j, c, X, drow, mean, colw, w, unit_w, v, st)
+
+
+@njit(cache=True, nogil=True)
 def _residual(D, sparse, unit_w, yc, beta, inv_scale, v, st):
     """Weighted residual of ``beta`` computed from scratch (no accumulated drift)."""
     w = D[6]
@@ -102,9 +135,7 @@ def _residual(D, sparse, unit_w, yc, beta, inv_scale, v, st):
         sv += v[i]
     st[0] = 0.0
     st[1] = sv
-    for j in range(beta.shape[0]):
-        if beta[j] != 0.0:
-            _update(j, beta[j] * inv_scale[j], D, sparse, unit_w, v, st)
+    _update_many(D, sparse, unit_w, beta, inv_scale, v, st)
     sv = 0.0
     for i in range(v.shape[0]):
         sv += v[i]
@@ -125,11 +156,17 @@ def _y_dot_r(D, yc, v, st):
 @njit(cache=True, nogil=True)
 def _gradient_all(D, sparse, v, st, inv_scale, skip, q):
     """``q_j = xt_j' W r`` for every feature (0 for constant columns)."""
+    X, data, indices, indptr, mean, colw, w, exact, drow = D
     for j in range(q.shape[0]):
-        q[j] = 0.0 if skip[j] else _dot(j, D, sparse, v, st) * inv_scale[j]
+        if skip[j]:
+            q[j] = 0.0
+        elif sparse and not exact[j]:
+            q[j] = _dot_sparse(j, data, indices, indptr, mean, v, st) * inv_scale[j]
+        else:
+            q[j] = _dot_dense(j, X, drow, exact, mean, v, st) * inv_scale[j]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _clipped_step(z, l1, denom, lo, up):
     """Minimiser of ``denom/2 b^2 - z b + l1 |b|`` over ``[lo, up]``."""
     b = _soft(z, l1) / denom
@@ -138,22 +175,34 @@ def _clipped_step(z, l1, denom, lo, up):
 
 @njit(cache=True, nogil=True)
 def _sweep(idx, n_idx, D, sparse, unit_w, v, st, beta, G_diag, inv_scale, l1r, l2r, pf,
-           lower, upper):
+           lower, upper, moved):
     """One pass of coordinate descent over ``idx[:n_idx]``: (largest step, largest |b|)."""
+    X, data, indices, indptr, mean, colw, w, exact, drow = D
     max_step = 0.0
     max_coef = 0.0
     for t in range(n_idx):
         j = idx[t]
         denom = G_diag[j] + l2r * pf[j]
-        if denom > 0.0:
-            bn = _clipped_step(_dot(j, D, sparse, v, st) * inv_scale[j] + G_diag[j] * beta[j],
-                               l1r * pf[j], denom, lower[j], upper[j])
-            d = bn - beta[j]
-            if d != 0.0:
-                beta[j] = bn
-                _update(j, d * inv_scale[j], D, sparse, unit_w, v, st)
-                max_step = max(max_step, abs(d))
-            max_coef = max(max_coef, abs(bn))
+        if denom <= 0.0:
+            continue
+        as_sparse = sparse and not exact[j]
+        if as_sparse:
+            g = _dot_sparse(j, data, indices, indptr, mean, v, st)
+        else:
+            g = _dot_dense(j, X, drow, exact, mean, v, st)
+        bn = _clipped_step(g * inv_scale[j] + G_diag[j] * beta[j], l1r * pf[j], denom,
+                           lower[j], upper[j])
+        d = bn - beta[j]
+        moved[j] = abs(d)
+        if d != 0.0:
+            beta[j] = bn
+            c = d * inv_scale[j]
+            if as_sparse:
+                _update_sparse(j, c, data, indices, indptr, mean, colw, w, v, st)
+            else:
+                _update_dense(j, c, X, drow, mean, colw, w, unit_w, v, st)
+            max_step = max(max_step, abs(d))
+        max_coef = max(max_coef, abs(bn))
     return max_step, max_coef
 
 
@@ -411,12 +460,16 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
     strong_prev_alpha : alpha used by the sequential strong rule for the first grid point.
     q : (p,) output: gradient ``Xt' W r`` of every feature at the last solution.
     coefs, gaps, primals, n_iters, kkts, converged : outputs, one row/entry per alpha.
+    cache_max : most features whose Gram columns may be cached for the Newton step.
 
     Each alpha: the sequential strong rule (from the gradient at the previous solution)
-    and the ever-active features form the working set; coordinate descent runs on it
-    (alternating full sweeps with sweeps over the nonzero coefficients only) until the
-    steps are below ``coef_tol``; then the gradient of every feature is computed: KKT
-    violators join the working set, and the duality gap over all features decides.
+    and the ever-active features form the working set; coordinate descent runs on it,
+    alternating full sweeps with sweeps over the nonzero coefficients only. Those support
+    phases are accelerated by Anderson extrapolation and, when the support's Gram columns
+    fit in the cache, a Newton step with the signs fixed, and they drop coordinates that
+    have stopped moving. Once a full sweep moves nothing by more than ``coef_tol``, the
+    gradient of every feature is computed from a freshly computed residual: KKT violators
+    join the working set, and the duality gap over all features decides.
     """
     n = yc.shape[0]
     p = beta.shape[0]
@@ -444,6 +497,7 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
     cached = np.empty(cache_max, dtype=np.int64)
     n_cached = 0
     nidx = np.empty(p, dtype=np.int64)
+    moved = np.zeros(p)
     Hb = np.empty((ANDERSON_K + 1, p))
     Hv = np.empty((ANDERSON_K + 1, n))
     Hs = np.empty((ANDERSON_K + 1, 2))
@@ -477,7 +531,7 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
             it += 1
             idx, n_idx = (ws, n_ws) if full else (act, n_act)
             max_step, max_coef = _sweep(idx, n_idx, D, sparse, unit_w, v, st, beta, G_diag,
-                                        inv_scale, l1r, l2r, pf, lower, upper)
+                                        inv_scale, l1r, l2r, pf, lower, upper, moved)
             if use_block:
                 _solve_free_block(A, free_idx, D, sparse, unit_w, v, st, beta, inv_scale)
             settled = max_step <= coef_tol * max_coef
@@ -489,16 +543,20 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
                 if n_sup == 6 or n_sup % 24 == 0:
                     # solve the settled support exactly (its Gram columns are cached)
                     n_new = 0
+                    n_missing = 0
                     for t in range(n_act):
                         j = act[t]
                         if beta[j] != 0.0 and (free[j] or lower[j] < beta[j] < upper[j]):
                             nidx[n_new] = j
                             n_new += 1
-                            if slot[j] < 0 and n_cached < cache_max:
+                            if slot[j] < 0:
+                                n_missing += 1
+                    if 0 < n_new and n_cached + n_missing <= cache_max:
+                        for j in nidx[:n_new]:
+                            if slot[j] < 0:
                                 Gc = _cache_add(j, D, sparse, unit_w, inv_scale, Gc, slot, cached,
                                                 n_cached)
                                 n_cached += 1
-                    if n_new > 0 and slot[nidx[:n_new]].min() >= 0:
                         _newton(nidx[:n_new], D, sparse, unit_w, v, st, beta, inv_scale, l1r,
                                 l2r, pf, lower, upper, free, Gc, slot, act[:n_act])
                         n_hist = 0
@@ -512,6 +570,14 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
                     _anderson(Hb[:, :n_act], Hv, Hs, act[:n_act], beta, v, st, w, pf, l1r, l2r,
                               lower, upper)
                     n_hist = 0
+                    # shrink: keep sweeping only the coordinates still moving (the full
+                    # sweep that ends the phase checks all of them again)
+                    keep = 0
+                    for t in range(n_act):
+                        if moved[act[t]] > coef_tol * max_coef or free[act[t]]:
+                            act[keep] = act[t]
+                            keep += 1
+                    n_act = keep
                 continue
             if not settled:
                 n_act = 0
@@ -527,8 +593,11 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
             if wait > 0:
                 wait -= 1
                 continue
-            # the working set has converged: check all features
+            # the working set has converged: check all features (the free features are
+            # solved again against the exact residual: the gap assumes their gradient is 0)
             _residual(D, sparse, unit_w, yc, beta, inv_scale, v, st)
+            if use_block:
+                _solve_free_block(A, free_idx, D, sparse, unit_w, v, st, beta, inv_scale)
             _gradient_all(D, sparse, v, st, inv_scale, skip, q)
             n_before = n_ws
             n_ws = _add_violators(q, in_set, ws, n_ws, skip, G_diag, l1r, l2r, pf, lower, upper)

@@ -120,7 +120,9 @@ def path_from_arrays(X, y, *, sample_weight=None, l1_ratio: float = 0.5,
         A float64 Fortran-ordered array is used in place. Any other dense array (C order,
         another dtype) is copied once to a float64 Fortran array. A sparse matrix is never
         densified: CSC is used in place (float64, canonical format), any other format
-        (CSR) is converted to CSC once.
+        (CSR) is converted to CSC once. Columns whose mean exceeds 1000 times their spread
+        (nearly constant) are the exception: they are copied densely, since implicit
+        centring of such a column would lose its digits.
     y : ndarray (n,)
     sample_weight : ndarray (n,), optional
         Non-negative, positive sum.
@@ -133,7 +135,8 @@ def path_from_arrays(X, y, *, sample_weight=None, l1_ratio: float = 0.5,
     Returns
     -------
     PathResult
-        With ``solver == "naive"``.
+        With ``solver == "naive"``. Without standardisation ``coef`` and ``coef_std`` are
+        the same array.
     """
     if not 0.0 <= l1_ratio <= 1.0:
         raise ValueError(f"l1_ratio must be in [0, 1]; got {l1_ratio}")

@@ -391,9 +391,11 @@ def finish_path(alphas: np.ndarray, out: tuple, l1_ratio: float, tol: float, war
             f"({int((~converged).sum())} of {len(alphas)} path points): {why} after "
             f"{n_iters[k]} sweeps; increase max_iter (or tol)",
             ConvergenceWarning, stacklevel=3)
-    coef_raw = coefs / scale
-    coef_raw[:, constant] = 0.0
     coefs[:, constant] = 0.0
+    # unscaled features: the raw and standardised coefficients are one array (a wide path's
+    # (m, p) output is often larger than X)
+    coef_raw = coefs if np.all(scale == 1.0) else coefs / scale
+    coef_raw[:, constant] = 0.0
     intercept = y_mean - coef_raw @ x_mean if fit_intercept else np.zeros(len(alphas))
     cert = Certificate(n_iters, gaps, primals, kkts, converged, float(tol))
     return PathResult(alphas, coef_raw, intercept, coefs, float(l1_ratio), x_mean, scale,
