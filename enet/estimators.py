@@ -5,11 +5,14 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from enet.core.cv import cross_validated_fit, group_fold_ids, kfold_ids
+from enet.core.cv_naive import cross_validated_fit_arrays
+from enet.core.naive import choose_solver, path_from_arrays
 from enet.core.path import DEFAULT_MAX_ITER, DEFAULT_TOL, path_from_stats
 from enet.core.stats import FoldAccumulator, SufficientStats
 
@@ -24,11 +27,36 @@ _COMMON_CONSTRAINTS = {
     "positive": ["boolean"],
     "tol": [Interval(Real, 0, None, closed="neither")],
     "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "solver": [StrOptions({"auto", "covariance", "naive"})],
 }
 
 
+def _choose(solver: str, X) -> str:
+    """The solver for X: the user's choice, or the automatic one from shape and sparsity."""
+    if solver != "auto":
+        return solver
+    n, p = X.shape
+    nnz = X.nnz if sp.issparse(X) else n * p
+    return choose_solver(n, p, nnz / max(n * p, 1))
+
+
+def _fold_stats(X, y, w, fold, n_folds: int) -> list[SufficientStats]:
+    """Per-fold statistics; a sparse X is densified one block of rows at a time."""
+    acc = FoldAccumulator(X.shape[1], n_folds)
+    if not sp.issparse(X):
+        acc.update(X, y, w, fold)
+        return acc.folds()
+    Xr = X.tocsr()
+    step = max(1, (1 << 22) // max(X.shape[1], 1))
+    for start in range(0, X.shape[0], step):
+        rows = slice(start, min(X.shape[0], start + step))
+        acc.update(Xr[rows].toarray(), y[rows], None if w is None else w[rows], fold[rows])
+    return acc.folds()
+
+
 def _fit_inputs(est: BaseEstimator, X, y, sample_weight):
-    X, y = validate_data(est, X, y, dtype=np.float64, y_numeric=True, ensure_min_samples=1)
+    X, y = validate_data(est, X, y, dtype=np.float64, y_numeric=True, ensure_min_samples=1,
+                         accept_sparse=["csc", "csr"])
     if sample_weight is not None:
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                              ensure_non_negative=True)
@@ -38,6 +66,11 @@ def _fit_inputs(est: BaseEstimator, X, y, sample_weight):
 
 
 class _LinearPredictMixin(RegressorMixin):
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True        # scipy.sparse X is used as is, never densified
+        return tags
+
     def predict(self, X) -> np.ndarray:
         """Predict with the fitted linear model.
 
@@ -50,8 +83,8 @@ class _LinearPredictMixin(RegressorMixin):
         ndarray of shape (n_samples,)
         """
         check_is_fitted(self, "coef_")
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        return X @ self.coef_ + self.intercept_
+        X = validate_data(self, X, dtype=np.float64, reset=False, accept_sparse=["csr", "csc"])
+        return np.asarray(X @ self.coef_).ravel() + self.intercept_
 
 
 class ElasticNet(_LinearPredictMixin, BaseEstimator):
@@ -81,6 +114,10 @@ class ElasticNet(_LinearPredictMixin, BaseEstimator):
         Relative duality-gap tolerance.
     max_iter : int, default=10000
         Maximum coordinate-descent sweeps.
+    solver : {"auto", "covariance", "naive"}, default="auto"
+        Coordinate descent on the Gram matrix, or on X itself (for p > n or sparse
+        X; a scipy.sparse X is never densified). "auto" chooses from the shape and
+        sparsity of X.
 
     Attributes
     ----------
@@ -89,6 +126,8 @@ class ElasticNet(_LinearPredictMixin, BaseEstimator):
     n_iter_ : int
     dual_gap_ : float
     certificate_ : enet.core.path.Certificate
+    solver_ : str
+        The solver used.
     """
 
     _parameter_constraints = {
@@ -100,7 +139,7 @@ class ElasticNet(_LinearPredictMixin, BaseEstimator):
     def __init__(self, alpha: float = 1.0, l1_ratio: float = 0.5, *, fit_intercept: bool = True,
                  standardize: bool = True, penalty_factor=None, lower_bounds=None,
                  upper_bounds=None, positive: bool = False, tol: float = DEFAULT_TOL,
-                 max_iter: int = DEFAULT_MAX_ITER) -> None:
+                 max_iter: int = DEFAULT_MAX_ITER, solver: str = "auto") -> None:
         self.alpha = alpha
         self.l1_ratio = l1_ratio
         self.fit_intercept = fit_intercept
@@ -111,13 +150,14 @@ class ElasticNet(_LinearPredictMixin, BaseEstimator):
         self.positive = positive
         self.tol = tol
         self.max_iter = max_iter
+        self.solver = solver
 
     def fit(self, X, y, sample_weight=None) -> "ElasticNet":
         """Fit the model.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), optional
 
@@ -127,12 +167,17 @@ class ElasticNet(_LinearPredictMixin, BaseEstimator):
         """
         self._validate_params()
         X, y, w = _fit_inputs(self, X, y, sample_weight)
-        stats = SufficientStats.from_arrays(X, y, w)
-        res = path_from_stats(stats, l1_ratio=self.l1_ratio, alphas=np.array([self.alpha]),
-                              fit_intercept=self.fit_intercept, standardize=self.standardize,
-                              penalty_factor=self.penalty_factor, lower_bounds=self.lower_bounds,
-                              upper_bounds=self.upper_bounds, positive=self.positive,
-                              tol=self.tol, max_iter=self.max_iter)
+        self.solver_ = _choose(self.solver, X)
+        settings = dict(l1_ratio=self.l1_ratio, alphas=np.array([self.alpha]),
+                        fit_intercept=self.fit_intercept, standardize=self.standardize,
+                        penalty_factor=self.penalty_factor, lower_bounds=self.lower_bounds,
+                        upper_bounds=self.upper_bounds, positive=self.positive,
+                        tol=self.tol, max_iter=self.max_iter)
+        if self.solver_ == "naive":
+            res = path_from_arrays(X, y, sample_weight=w, **settings)
+        else:
+            res = path_from_stats(_fold_stats(X, y, w, np.zeros(X.shape[0], np.int64), 1)[0],
+                                  **settings)
         self.coef_ = res.coef[0]
         self.intercept_ = float(res.intercept[0])
         self.n_iter_ = int(res.certificate.n_iter[0])
@@ -225,7 +270,7 @@ class ElasticNetCV(_LinearPredictMixin, BaseEstimator):
                  standardize: bool = True, penalty_factor=None, lower_bounds=None,
                  upper_bounds=None, positive: bool = False, tol: float = DEFAULT_TOL,
                  max_iter: int = DEFAULT_MAX_ITER, n_jobs: int | None = None,
-                 random_state: int = 0) -> None:
+                 random_state: int = 0, solver: str = "auto") -> None:
         self.l1_ratio = l1_ratio
         self.eps = eps
         self.n_alphas = n_alphas
@@ -242,6 +287,7 @@ class ElasticNetCV(_LinearPredictMixin, BaseEstimator):
         self.max_iter = max_iter
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.solver = solver
 
     def fit(self, X, y, sample_weight=None, groups=None) -> "ElasticNetCV":
         """Cross-validate the grid, then refit on all rows at the selected point.
@@ -269,20 +315,21 @@ class ElasticNetCV(_LinearPredictMixin, BaseEstimator):
             seed = int(np.random.SeedSequence().generate_state(1)[0])
         fold = fold_ids_from_cv(self.cv, X.shape[0], groups, X, y, seed)
         n_folds = int(fold.max()) + 1
-        acc = FoldAccumulator(X.shape[1], n_folds)
-        acc.update(X, y, w, fold)
-        self._fit_from_folds(acc.folds(), ratios)
-        return self
-
-    def _fit_from_folds(self, folds: list[SufficientStats], ratios: np.ndarray) -> None:
-        common = dict(fit_intercept=self.fit_intercept, standardize=self.standardize,
+        self.solver_ = _choose(self.solver, X)
+        common = dict(l1_ratios=ratios, alphas=self.alphas, n_alphas=self.n_alphas,
+                      eps=self.eps, selection=self.selection_rule, n_jobs=self.n_jobs,
+                      fit_intercept=self.fit_intercept, standardize=self.standardize,
                       penalty_factor=self.penalty_factor, lower_bounds=self.lower_bounds,
                       upper_bounds=self.upper_bounds, positive=self.positive, tol=self.tol,
                       max_iter=self.max_iter)
-        cvr, path = cross_validated_fit(folds, l1_ratios=ratios, alphas=self.alphas,
-                                        n_alphas=self.n_alphas, eps=self.eps,
-                                        selection=self.selection_rule, n_jobs=self.n_jobs,
-                                        **common)
+        if self.solver_ == "naive":
+            cvr, path = cross_validated_fit_arrays(X, y, fold, sample_weight=w, **common)
+        else:
+            cvr, path = cross_validated_fit(_fold_stats(X, y, w, fold, n_folds), **common)
+        self._store(cvr, path, ratios)
+        return self
+
+    def _store(self, cvr, path, ratios: np.ndarray) -> None:
         li, ai = cvr.best_index
         single = np.ndim(self.l1_ratio) == 0
         self.cv_result_ = cvr

@@ -141,3 +141,33 @@ def test_real_p_much_greater_than_n_fingerprints_end_to_end(tmp_path):
     test_mse = np.mean((pred - held.y) ** 2)
     assert test_mse < 2.0 * model.metrics["cv_mse"]
     assert 1 - test_mse / np.var(held.y) > 0.5
+
+
+def test_estimators_take_sparse_input_and_agree_across_solvers(rng):
+    # dense enough that no column lives on a single training row: with such columns
+    # (exactly collinear once centred) the lasso is not unique and held-out errors can differ
+    n, p = 80, 200
+    X = sp.random(n, p, density=0.3, random_state=np.random.RandomState(7), format="csr")
+    X.data = rng.standard_normal(X.nnz)
+    y = X[:, :8] @ rng.standard_normal(8) + 0.1 * rng.standard_normal(n)
+    w = rng.uniform(0.5, 2.0, n)
+    dense = X.toarray()
+    fits = {}
+    for name, data, solver in (("sparse", X, "auto"), ("dense-naive", dense, "naive"),
+                               ("dense-cov", dense, "covariance")):
+        est = enet.ElasticNet(alpha=0.02, l1_ratio=0.7, tol=1e-12, solver=solver)
+        fits[name] = est.fit(data, y, sample_weight=w)
+    assert fits["sparse"].solver_ == "naive" and fits["dense-cov"].solver_ == "covariance"
+    for name in ("dense-naive", "dense-cov"):
+        np.testing.assert_allclose(fits[name].coef_, fits["sparse"].coef_, rtol=1e-8,
+                                   atol=1e-11)
+    np.testing.assert_allclose(fits["sparse"].predict(X), fits["dense-cov"].predict(dense),
+                               rtol=1e-10)
+    cv_sparse = enet.ElasticNetCV(l1_ratio=[0.5, 1.0], n_alphas=20, tol=1e-12).fit(X, y)
+    cv_dense = enet.ElasticNetCV(l1_ratio=[0.5, 1.0], n_alphas=20, tol=1e-12,
+                                 solver="covariance").fit(dense, y)
+    assert cv_sparse.solver_ == "naive"
+    assert (cv_sparse.alpha_, cv_sparse.l1_ratio_) == pytest.approx(
+        (cv_dense.alpha_, cv_dense.l1_ratio_), rel=1e-12)
+    np.testing.assert_allclose(cv_sparse.mse_path_, cv_dense.mse_path_, rtol=1e-7)
+    np.testing.assert_allclose(cv_sparse.coef_, cv_dense.coef_, rtol=1e-8, atol=1e-11)

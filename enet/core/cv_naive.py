@@ -23,12 +23,9 @@ from enet.exceptions import ConvergenceWarning
 __all__ = ["cross_validate_arrays", "cross_validated_fit_arrays"]
 
 
-def _rows(X, idx: np.ndarray):
-    return X[idx] if not sp.issparse(X) else X.tocsr()[idx] if X.format != "csr" else X[idx]
-
-
 def cross_validate_arrays(X, y, fold_ids: np.ndarray, *, sample_weight=None,
-                          l1_ratios=(0.5,), n_alphas: int = 100, eps: float | None = None,
+                          l1_ratios=(0.5,), alphas=None, n_alphas: int = 100,
+                          eps: float | None = None,
                           selection: str = "min", fit_intercept: bool = True,
                           standardize: bool = True, penalty_factor=None, lower_bounds=None,
                           upper_bounds=None, positive: bool = False, tol: float = DEFAULT_TOL,
@@ -44,6 +41,8 @@ def cross_validate_arrays(X, y, fold_ids: np.ndarray, *, sample_weight=None,
     fold_ids : ndarray of int (n,)
         Fold of every row, 0 .. K-1.
     sample_weight : ndarray (n,), optional
+    alphas : array-like (m,) or (L, m), optional
+        Shared grid; by default each l1_ratio's full-data path chooses its own.
     Other parameters
         As in :func:`enet.core.cv.cross_validate`.
 
@@ -78,11 +77,19 @@ def cross_validate_arrays(X, y, fold_ids: np.ndarray, *, sample_weight=None,
     # the full-data path of each l1_ratio fixes the grid (alpha_max on all rows)
     workers = min(n_jobs or os.cpu_count() or 1, max(len(l1_ratios) * K, 1))
 
-    def full(li: int) -> PathResult:
-        return path_from_arrays(X, y, sample_weight=w, l1_ratio=float(l1_ratios[li]),
-                                n_alphas=n_alphas, eps=eps, **settings)
+    given = None
+    if alphas is not None:
+        a = np.asarray(alphas, dtype=np.float64)
+        given = -np.sort(-np.broadcast_to(a if a.ndim == 2 else a[None, :],
+                                          (len(l1_ratios), a.shape[-1])), axis=1)
 
-    held_out = [(_rows(X, idx), y[idx], w[idx]) for idx in members]
+    def full(li: int) -> PathResult:
+        grid = dict(alphas=given[li]) if given is not None else dict(n_alphas=n_alphas, eps=eps)
+        return path_from_arrays(X, y, sample_weight=w, l1_ratio=float(l1_ratios[li]), **grid,
+                                **settings)
+
+    Xr = X.tocsr() if sp.issparse(X) else X
+    held_out = [(Xr[idx], y[idx], w[idx]) for idx in members]
 
     def solve(task: tuple[int, int]) -> tuple[int, int, np.ndarray, PathResult]:
         li, k = task
