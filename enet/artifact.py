@@ -23,7 +23,7 @@ from enet._fs import public_mode
 from enet.exceptions import ModelError
 from enet.model import Model
 
-__all__ = ["FORMAT_VERSION", "save_model", "load_model", "check_output_path"]
+__all__ = ["FORMAT_VERSION", "save_model", "load_model", "check_output_path", "model_digest"]
 
 FORMAT_NAME = "enet-model"
 FORMAT_VERSION = 2
@@ -184,6 +184,16 @@ def _read_one(path: str, name: str) -> bytes:
             return fh.read()
     with zipfile.ZipFile(path) as zf:
         return zf.read(name)
+
+
+def model_digest(path: str | os.PathLike) -> str:
+    """sha256 of an artifact's ``model.json``, which itself holds every array's sha256:
+    one digest that changes when any file of the artifact does."""
+    path = os.fspath(path)
+    try:
+        return _sha256(_read_one(path, _MANIFEST))
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"{path}: cannot read model.json ({exc})") from None
 
 
 def load_model(path: str | os.PathLike) -> Model:

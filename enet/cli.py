@@ -158,6 +158,9 @@ def _csv_options(delimiter: str | None, quote_char: str, no_quoting: bool, encod
     return options
 
 
+RegistryOpt = Annotated[Optional[Path], typer.Option(
+    help="Registry directory (default: $ENET_REGISTRY, else ./enet-registry).")]
+
 # options shared by the commands that read tables
 DelimiterOpt = Annotated[Optional[str], typer.Option(
     help="CSV field separator (default: ',' or ';' sniffed, tab for .tsv; 'tab' for tab).")]
@@ -235,6 +238,10 @@ def train(
         "--no-default-na", help="Only empty fields (and --na-value) are missing: NA, None, "
                                 "null ... are ordinary values (e.g. the country code NA).")
     ] = False,
+    register: Annotated[Optional[str], typer.Option(
+        help="Also add the model to the registry as the next version of this name.")] = None,
+    description: Annotated[str, typer.Option(help="Description stored with --register.")] = "",
+    registry: RegistryOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
 ) -> None:
     """Cross-validate over alpha x l1_ratio, refit on all rows and write the model.
@@ -267,6 +274,9 @@ def train(
         config.validate()
         csv = _csv_options(delimiter, quote_char, no_quoting, encoding, na_value)
         check_output_path(output)          # fail before a long training, not after
+        if register:
+            from enet.registry import check_name
+            check_name(register)
         start = time.perf_counter()
         if matrix:
             model = train_matrix(data, config, target_file)
@@ -277,6 +287,11 @@ def train(
         save_model(model, output)
         if not quiet:
             _print_summary(model, str(output), elapsed)
+        if register:
+            from enet.registry import open_registry
+            v = open_registry(registry).register(register, model, description)
+            if not quiet:
+                err.print(f"registered {escape(v.ref)}", highlight=False)
 
 
 def _print_summary(model, output: str, elapsed: float) -> None:
@@ -316,7 +331,8 @@ def _print_summary(model, output: str, elapsed: float) -> None:
 
 @app.command()
 def predict(
-    model: Annotated[Path, typer.Argument(help="Model directory or .zip.")],
+    model: Annotated[str, typer.Argument(
+        help="Model directory or .zip, or a registry reference: NAME/3 or NAME@champion.")],
     data: Annotated[Path, typer.Argument(
         help="Data to score: a table (CSV, CSV.gz, TSV, Parquet) or, for a model trained on "
              "a matrix, an svmlight/libsvm or .npz matrix.")],
@@ -327,6 +343,7 @@ def predict(
     strict: Annotated[bool, typer.Option(
         "--strict", help="Reject columns the model does not use and categorical levels not "
                          "seen in training, instead of noting them.")] = False,
+    registry: RegistryOpt = None,
     delimiter: DelimiterOpt = None,
     quote_char: QuoteOpt = '"',
     no_quoting: NoQuotingOpt = False,
@@ -339,12 +356,12 @@ def predict(
     Missing values are filled as in training; unseen categorical levels are scored
     as <other>; both are counted and reported.
     """
-    from enet.artifact import load_model
+    from enet.registry import resolve_model
     from enet.score import predict_file
 
     with _user_errors():
         csv = _csv_options(delimiter, quote_char, no_quoting, encoding, na_value)
-        m = load_model(model)
+        m = resolve_model(model, registry)
         with _progress(quiet) as progress:
             scoring = (lambda rows, frac: progress("scoring", rows, frac)) if progress else None
             counts = predict_file(m, data, output, _names(keep), scoring, strict, csv)
@@ -357,15 +374,17 @@ def predict(
 
 @app.command()
 def inspect(
-    model: Annotated[Path, typer.Argument(help="Model directory or .zip.")],
+    model: Annotated[str, typer.Argument(
+        help="Model directory or .zip, or a registry reference: NAME/3 or NAME@champion.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print model.json content as JSON.")] = False,
     top: Annotated[int, typer.Option(min=0, help="Show at most this many coefficients.")] = 50,
+    registry: RegistryOpt = None,
 ) -> None:
     """Show hyperparameters, CV error +- SE, nonzero coefficients and the certificate."""
-    from enet.artifact import load_model
+    from enet.registry import resolve_model
 
     with _user_errors():
-        m = load_model(model)
+        m = resolve_model(model, registry)
         if as_json:
             out.print_json(json.dumps(m.to_json()))
             return
@@ -432,6 +451,202 @@ def _inputs_table(m) -> Table:
         _row(t, col.name, col.kind, "" if rate is None else f"{rate:.1%}", how, str(width),
                   str(nonzero))
     return t
+
+
+registry_app = typer.Typer(no_args_is_help=True, help="Versions, aliases, promotion, rollback.")
+app.add_typer(registry_app, name="registry")
+
+
+def _ref(text: str) -> tuple[str, int]:
+    from enet.registry import parse_ref
+
+    name, version, alias = parse_ref(text)
+    if version is None:
+        raise UsageError(f"{text!r}: give a version, as in {name}/3")
+    return name, version
+
+
+@registry_app.command("add")
+def registry_add(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    model: Annotated[Path, typer.Argument(help="Model directory or .zip to register.")],
+    description: Annotated[str, typer.Option(help="Free-text description.")] = "",
+    tag: Annotated[Optional[list[str]], typer.Option(help="KEY=VALUE; repeat for several.")
+                   ] = None,
+    parent: Annotated[Optional[int], typer.Option(help="Version this one was retrained from.")
+                      ] = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """Register a trained model as the next version of NAME (immutable)."""
+    from enet.artifact import load_model
+    from enet.registry import open_registry
+
+    with _user_errors():
+        tags = dict(_key_value(t) for t in tag or [])
+        v = open_registry(registry).register(name, load_model(model), description, tags, parent)
+        out.print(f"registered {escape(v.ref)} (sha256 {v.sha256[:12]}...)", highlight=False)
+
+
+def _key_value(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise UsageError(f"--tag {text!r}: write KEY=VALUE")
+    key, value = text.split("=", 1)
+    return key, value
+
+
+@registry_app.command("list")
+def registry_list(
+    name: Annotated[Optional[str], typer.Argument(help="Only this model.")] = None,
+    registry: RegistryOpt = None,
+) -> None:
+    """Every registered version with its aliases and CV error."""
+    from enet.registry import open_registry
+
+    with _user_errors():
+        t = Table(title=Text(f"registry {open_registry(registry).root}"), title_justify="left")
+        for col in ("model", "version", "aliases", "cv_rmse", "nonzero", "created", "user",
+                    "description"):
+            t.add_column(col)
+        for v in open_registry(registry).versions(name):
+            _row(t, v.name, str(v.version), " ".join("@" + a for a in v.aliases),
+                 f"{v.summary.get('cv_rmse', float('nan')):.6g}",
+                 f"{v.summary.get('n_nonzero')}/{v.summary.get('n_features')}", v.created,
+                 v.user, v.description)
+        out.print(t)
+
+
+@registry_app.command("show")
+def registry_show(
+    ref: Annotated[str, typer.Argument(help="NAME (its versions and audit log) or NAME/V.")],
+    registry: RegistryOpt = None,
+) -> None:
+    """One version's record, or a model's versions and alias history."""
+    from enet.registry import check_name, open_registry
+
+    with _user_errors():
+        reg = open_registry(registry)
+        if "/" in ref:
+            v = reg.get(*_ref(ref))
+            out.print_json(json.dumps({"name": v.name, "version": v.version, "sha256": v.sha256,
+                                       "created": v.created, "user": v.user,
+                                       "parent": v.parent, "description": v.description,
+                                       "aliases": v.aliases, "tags": v.tags,
+                                       "summary": v.summary}))
+            return
+        check_name(ref)
+        registry_list(ref, registry)
+        t = Table(title="audit log", title_justify="left")
+        for col in ("time", "user", "action", "alias", "from", "to", "reason"):
+            t.add_column(col)
+        for e in reg.audit_log(ref):
+            _row(t, *("" if e[k] is None else str(e[k]) for k in
+                      ("time", "user", "action", "alias", "from", "to", "reason")))
+        out.print(t)
+
+
+@registry_app.command("promote")
+def registry_promote(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    version: Annotated[int, typer.Argument(help="Version to promote.")],
+    to: Annotated[str, typer.Option("--to", help="Alias to move.")] = "champion",
+    max_rmse_increase: Annotated[float, typer.Option(
+        help="Gate: CV RMSE may exceed the current alias holder's by at most this fraction.")
+    ] = 0.05,
+    allow_schema_change: Annotated[bool, typer.Option(
+        help="Gate off: the required inputs may differ from the current holder's.")] = False,
+    force: Annotated[bool, typer.Option(help="Promote even if a gate fails (needs --reason).")
+                     ] = False,
+    reason: Annotated[str, typer.Option(help="Why; kept in the audit log.")] = "",
+    registry: RegistryOpt = None,
+) -> None:
+    """Move an alias (default champion) to NAME/VERSION if the promotion gates pass.
+
+    Exit code 1 when a gate fails (the alias does not move), 2 for bad input.
+    """
+    from enet.registry import open_registry
+
+    with _user_errors():
+        res = open_registry(registry).promote(name, version, to, max_rmse_increase,
+                                              allow_schema_change, force, reason)
+        for g in res["gates"]:
+            out.print(f"gate {g['gate']}: {'pass' if g['passed'] else 'FAIL'} "
+                      f"({escape(g['detail'])})", highlight=False)
+        st = res["stability"]
+        if st is not None:
+            out.print(f"stability vs {name}/{res['previous']}: sign flips "
+                      f"{len(st['sign_flips'])}, support Jaccard {st['support_jaccard']:.3f}, "
+                      f"relative L2 change {st['relative_l2_change']:.3g}, entered "
+                      f"{len(st['entered'])}, left {len(st['left'])}", highlight=False)
+        out.print(f"{escape(name)}@{escape(to)} -> {version} (was {res['previous']})",
+                  highlight=False)
+
+
+@registry_app.command("rollback")
+def registry_rollback(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    alias: Annotated[str, typer.Option(help="Alias to move back.")] = "champion",
+    reason: Annotated[str, typer.Option(help="Why; kept in the audit log.")] = "",
+    registry: RegistryOpt = None,
+) -> None:
+    """Move an alias back to the version promoted before the current one."""
+    from enet.registry import open_registry
+
+    with _user_errors():
+        old, new = open_registry(registry).rollback(name, alias, reason)
+        out.print(f"{escape(name)}@{escape(alias)} -> {new} (was {old})", highlight=False)
+
+
+@registry_app.command("diff")
+def registry_diff(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    a: Annotated[int, typer.Argument(help="First version.")],
+    b: Annotated[int, typer.Argument(help="Second version.")],
+    registry: RegistryOpt = None,
+) -> None:
+    """Two versions side by side: parameters, metrics, coefficient changes."""
+    from enet.registry import open_registry
+
+    with _user_errors():
+        d = open_registry(registry).diff(name, a, b)
+        t = Table(title=Text(f"{name}: {a} vs {b}"), title_justify="left")
+        for col in ("", str(a), str(b)):
+            t.add_column(col)
+        for key, (x, y) in list(d["summary"].items()) + list(d["params"].items()):
+            _row(t, key, str(x), str(y))
+        out.print(t)
+        c = d["coefficients"]
+        for label, names in (("entered", c["entered"]), ("left", c["left"]),
+                             ("changed sign", c["sign_flips"])):
+            out.print(f"{label}: {escape(', '.join(names)) or '-'}", highlight=False)
+        out.print(f"support Jaccard {c['support_jaccard']:.3f}, relative L2 change of "
+                  f"standardised coefficients {c['relative_l2_change']:.3g}", highlight=False)
+
+
+@registry_app.command("tag")
+def registry_tag(
+    ref: Annotated[str, typer.Argument(help="NAME/V")],
+    tag: Annotated[str, typer.Argument(help="KEY=VALUE")],
+    registry: RegistryOpt = None,
+) -> None:
+    """Set a tag on a version."""
+    from enet.registry import open_registry
+
+    with _user_errors():
+        open_registry(registry).tag(*_ref(ref), *_key_value(tag))
+
+
+@registry_app.command("delete")
+def registry_delete(
+    ref: Annotated[str, typer.Argument(help="NAME/V")],
+    reason: Annotated[str, typer.Option(help="Why; kept in the audit log.")] = "",
+    registry: RegistryOpt = None,
+) -> None:
+    """Delete a version (refused while an alias points at it)."""
+    from enet.registry import open_registry
+
+    with _user_errors():
+        open_registry(registry).delete(*_ref(ref), reason)
+        out.print(f"deleted {escape(ref)}", highlight=False)
 
 
 def main() -> None:
