@@ -240,6 +240,9 @@ def train(
     ] = False,
     register: Annotated[Optional[str], typer.Option(
         help="Also add the model to the registry as the next version of this name.")] = None,
+    mlflow_uri: Annotated[Optional[str], typer.Option(
+        help="Also log parameters, metrics and the model to this MLflow tracking URI "
+             "(e.g. sqlite:///mlflow.db; needs the mlflow extra).")] = None,
     description: Annotated[str, typer.Option(help="Description stored with --register.")] = "",
     registry: RegistryOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
@@ -292,6 +295,11 @@ def train(
             v = open_registry(registry).register(register, model, description)
             if not quiet:
                 err.print(f"registered {escape(v.ref)}", highlight=False)
+        if mlflow_uri:
+            from enet.mlflow_export import log_to_mlflow
+            run = log_to_mlflow(model, output, mlflow_uri)
+            if not quiet:
+                err.print(f"logged MLflow run {run}", highlight=False)
 
 
 def _print_summary(model, output: str, elapsed: float) -> None:
@@ -647,6 +655,26 @@ def registry_delete(
     with _user_errors():
         open_registry(registry).delete(*_ref(ref), reason)
         out.print(f"deleted {escape(ref)}", highlight=False)
+
+
+@registry_app.command("export")
+def registry_export(
+    ref: Annotated[str, typer.Argument(help="NAME/V or NAME@alias.")],
+    out_dir: Annotated[Path, typer.Argument(help="New directory for the exported model.")],
+    format: Annotated[str, typer.Option(help="Export format (mlflow).")] = "mlflow",
+    registry: RegistryOpt = None,
+) -> None:
+    """Export a version as an MLflow pyfunc model (needs the mlflow extra)."""
+    from enet.mlflow_export import export_mlflow
+    from enet.registry import resolve_model
+
+    with _user_errors():
+        if format != "mlflow":
+            raise UsageError(f"--format must be mlflow; got {format!r}")
+        if os.path.exists(ref) or ("@" not in ref and "/" not in ref):
+            raise UsageError(f"{ref!r}: give a registry reference, NAME/3 or NAME@champion")
+        export_mlflow(resolve_model(ref, registry), out_dir)
+        out.print(f"wrote MLflow model {escape(str(out_dir))}", highlight=False)
 
 
 def main() -> None:
