@@ -244,6 +244,8 @@ def train(
         help="Also log parameters, metrics and the model to this MLflow tracking URI "
              "(e.g. sqlite:///mlflow.db; needs the mlflow extra).")] = None,
     description: Annotated[str, typer.Option(help="Description stored with --register.")] = "",
+    parent: Annotated[Optional[int], typer.Option(
+        help="With --register: the version this model was retrained from.")] = None,
     registry: RegistryOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
 ) -> None:
@@ -292,7 +294,7 @@ def train(
             _print_summary(model, str(output), elapsed)
         if register:
             from enet.registry import open_registry
-            v = open_registry(registry).register(register, model, description)
+            v = open_registry(registry).register(register, model, description, parent=parent)
             if not quiet:
                 err.print(f"registered {escape(v.ref)}", highlight=False)
         if mlflow_uri:
