@@ -1,7 +1,7 @@
 """enet: exact Elastic Net from raw tabular data to a monitored production model."""
 
 from enet.artifact import load_model, save_model
-from enet.core.path import enet_path
+from enet.core.naive import solve_path as enet_path
 from enet.data.encode import ScoreCounts
 from enet.estimators import ElasticNet, ElasticNetCV
 from enet.exceptions import ConvergenceWarning, DataError, EnetError, UsageError

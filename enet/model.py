@@ -88,6 +88,9 @@ class Model:
         :attr:`features`."""
         if not hasattr(X, "tocsr"):
             X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.coef.shape[0]:
+            raise DataError(f"input: the matrix has {X.shape[-1]} columns; the model reads "
+                            f"{self.coef.shape[0]} (in the order it was trained on)")
         return np.asarray(X @ self.coef).ravel() + self.intercept
 
     def predict(self, data, strict: bool = False, counts: ScoreCounts | None = None
@@ -106,6 +109,16 @@ class Model:
         DataError
             Missing columns, a value of the wrong type, an infinite value.
         """
+        from enet.data.matrix import is_matrix_file, load_matrix
+
+        matrix = self.manifest.matrix
+        if isinstance(data, (str, os.PathLike)) and is_matrix_file(data):
+            if matrix is None:
+                raise DataError(f"{data}: this model was trained on a table; score a table")
+            return self.predict_matrix(load_matrix(data, n_features=matrix["n_features"],
+                                                   index_base=matrix["index_base"]).X)
+        if hasattr(data, "tocsr") or (matrix is not None and isinstance(data, np.ndarray)):
+            return self.predict_matrix(data)     # positional columns, as in training
         if isinstance(data, (str, os.PathLike)):
             source = open_source(data, CsvOptions(na_values=self.manifest.na_values,
                                                   default_na=self.manifest.default_na))

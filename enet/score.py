@@ -135,11 +135,7 @@ def _predict_matrix_file(model: Model, input_path: str, output_path: str, fmt: s
             writer.write_table(out)
         finally:
             writer.close()
-    counts = ScoreCounts(rows=len(pred))
-    if data.ignored_features:
-        counts.extra_columns.append(f"{data.ignored_features} entries beyond feature "
-                                    f"f{matrix['n_features'] - 1 + matrix['index_base']}")
-    return counts
+    return ScoreCounts(rows=len(pred))
 
 
 def _open_writer(path: str, fmt: str, schema: pa.Schema):

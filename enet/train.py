@@ -84,6 +84,8 @@ class TrainConfig:
         if isinstance(self.l1_ratios, str) or not all(
                 isinstance(r, (int, float)) and not isinstance(r, bool) for r in self.l1_ratios):
             raise UsageError(f"l1_ratios must be numbers in [0, 1]; got {self.l1_ratios!r}")
+        self.na_values = [v if isinstance(v, str) else repr(v) if isinstance(v, float) else
+                          str(v) for v in self.na_values]
         if self.impute != "constant" and self.impute_value != 0.0:
             raise UsageError("--impute-value needs --impute constant")
         self.schema_options.validate()
@@ -657,5 +659,10 @@ def train_model(data, target: str = "y", *, y=None, progress: Progress | None = 
             return train_matrix(data, config, target_file)
         return train_file(data, config, progress, csv_options)
     if sp.issparse(data):
+        table_only = [k for k in ("exclude", "weight", "group", "categorical", "na_values")
+                      if options.get(k)]
+        if table_only or target != "y":
+            raise UsageError(f"{', '.join(table_only) or 'target'} applies to tables, not to "
+                             f"a sparse matrix (pass y=)")
         return _train_sparse(data, y, config)
     return train_table(data, config, progress, y=y)

@@ -471,3 +471,16 @@ def test_a_missing_marker_gets_the_na_value_hint(tmp_path):
     path.write_text("x,y\n" + "".join(f"{i},{i % 7}\n" for i in range(50)) + "?,3\n")
     with pytest.raises(DataError, match=r"value '\?' is not a number.*--na-value '\?'"):
         enet.train_model(path, "y")
+
+
+def test_numbers_as_missing_markers_and_decimal_comma_hint(rng, tmp_path):
+    df = pd.DataFrame({"x": rng.standard_normal(100)})
+    df["y"] = df.x + rng.standard_normal(100)
+    df.loc[:9, "x"] = -999.0
+    model = enet.train_model(df, "y", na_values=[-999])              # a number is fine
+    assert model.manifest.na_values == ("-999",)
+    assert model.profile["inputs"]["x"]["missing_rate"] == pytest.approx(0.1)
+    path = tmp_path / "dc.csv"
+    path.write_text("x;y\n" + "".join(f"{i}.5;{i % 4},25\n" for i in range(30)))
+    with pytest.raises(DataError, match="decimal commas"):
+        enet.train_model(path, "y")

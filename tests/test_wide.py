@@ -88,14 +88,23 @@ def test_svmlight_train_predict_and_sparse_api(rng, tmp_path):
     # the Python API on the same matrix in memory gives the same model
     api = enet.train_model(Xm, y=y, standardize=False, tol=1e-12)
     np.testing.assert_allclose(api.coef, model.coef, rtol=1e-10, atol=1e-12)
-    # scoring the file (with a feature index the model never saw) and the same rows
-    Xs = sp.hstack([Xm, sp.csr_matrix(np.ones((n, 1)))]).tocsr()
-    dump_svmlight_file(Xs, y, str(tmp_path / "new.svm"), zero_based=False)
-    r = cli("predict", tmp_path / "m", tmp_path / "new.svm", "-o", tmp_path / "p.parquet")
+    # scoring the same rows from a file, from memory and from a .npz
+    r = cli("predict", tmp_path / "m", tmp_path / "d.svm", "-o", tmp_path / "p.parquet")
     assert r.exit_code == 0, r.output
-    assert "beyond feature" in " ".join(r.output.split())
     pred = pd.read_parquet(tmp_path / "p.parquet").prediction.to_numpy()
     np.testing.assert_allclose(pred, Xm @ model.coef + model.intercept, rtol=1e-12)
+    np.testing.assert_allclose(model.predict(Xm), pred, rtol=1e-12)
+    np.testing.assert_allclose(model.predict(str(tmp_path / "d.svm")), pred, rtol=1e-12)
+    # a layout the model was not trained on is refused, not silently shifted
+    Xs = sp.hstack([Xm, sp.csr_matrix(np.ones((n, 1)))]).tocsr()
+    dump_svmlight_file(Xs, y, str(tmp_path / "wider.svm"), zero_based=False)
+    r = cli("predict", tmp_path / "m", tmp_path / "wider.svm", "-o", tmp_path / "q.csv")
+    assert r.exit_code == 2 and "beyond the model's last feature" in " ".join(r.output.split())
+    sp.save_npz(tmp_path / "narrow.npz", Xm[:, :-1].tocsr())
+    r = cli("predict", tmp_path / "m", tmp_path / "narrow.npz", "-o", tmp_path / "q.csv")
+    assert r.exit_code == 2 and "the model reads" in r.output
+    with pytest.raises(enet.DataError, match="columns; the model reads"):
+        model.predict(Xm[:, :-1])
 
 
 def test_npz_needs_a_target_file(rng, tmp_path):
@@ -171,3 +180,22 @@ def test_estimators_take_sparse_input_and_agree_across_solvers(rng):
         (cv_dense.alpha_, cv_dense.l1_ratio_), rel=1e-12)
     np.testing.assert_allclose(cv_sparse.mse_path_, cv_dense.mse_path_, rtol=1e-7)
     np.testing.assert_allclose(cv_sparse.coef_, cv_dense.coef_, rtol=1e-8, atol=1e-11)
+
+
+def test_matrix_input_problems_are_one_line_errors(tmp_path, rng):
+    (tmp_path / "huge.svm").write_text("1 1:0.5 3:1\n2 2:1\n3 1:1\n4 99999999999:2\n")
+    r = cli("train", tmp_path / "huge.svm", "-o", tmp_path / "m", "--folds", "2")
+    assert r.exit_code == 2 and "not a valid svmlight" in r.output
+    (tmp_path / "wide.svm").write_text("1 1:0.5 3:1\n2 2:1\n3 1:1\n4 5000000:2\n5 1:1\n6 2:2\n")
+    r = cli("train", tmp_path / "wide.svm", "-o", tmp_path / "m", "--folds", "2")
+    assert r.exit_code == 2 and "GiB of coefficient paths" in r.output
+    (tmp_path / "nan.svm").write_text("1 1:0.5 3:1\n2 2:nan\n3 1:1\n4 1:2\n")
+    r = cli("train", tmp_path / "nan.svm", "-o", tmp_path / "m", "--folds", "2")
+    assert r.exit_code == 2 and "row 2, feature f2 is nan" in r.output
+    np.save(tmp_path / "y.npy", np.arange(6.0))
+    r = cli("train", tmp_path / "wide.svm", "--target-file", tmp_path / "y.npy", "-o",
+            tmp_path / "m")
+    assert r.exit_code == 2 and "carries its own target" in r.output
+    X = sp.random(30, 40, density=0.2, random_state=np.random.RandomState(0), format="csr")
+    with pytest.raises(enet.UsageError, match="weight applies to tables"):
+        enet.train_model(X, y=rng.standard_normal(30), weight="f1")

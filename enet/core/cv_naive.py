@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from enet.core.cv import CVResult, select
 from enet.core.naive import path_from_arrays
-from enet.core.path import DEFAULT_MAX_ITER, DEFAULT_TOL, PathResult, default_eps
+from enet.core.path import DEFAULT_MAX_ITER, DEFAULT_TOL, PathResult, alpha_grid, default_eps
 from enet.exceptions import ConvergenceWarning
 
 __all__ = ["cross_validate_arrays", "cross_validated_fit_arrays"]
@@ -30,7 +30,7 @@ def cross_validate_arrays(X, y, fold_ids: np.ndarray, *, sample_weight=None,
                           standardize: bool = True, penalty_factor=None, lower_bounds=None,
                           upper_bounds=None, positive: bool = False, tol: float = DEFAULT_TOL,
                           max_iter: int = DEFAULT_MAX_ITER, n_jobs: int | None = None
-                          ) -> tuple[CVResult, list[PathResult]]:
+                          ) -> CVResult:
     """K-fold CV over l1_ratio x alpha by naive coordinate descent on X.
 
     Parameters
@@ -48,9 +48,9 @@ def cross_validate_arrays(X, y, fold_ids: np.ndarray, *, sample_weight=None,
 
     Returns
     -------
-    (CVResult, list of PathResult)
-        The CV result, and the full-data path of every l1_ratio along its grid (the
-        final model is ``paths[best_l1][best_alpha]``).
+    CVResult
+        Fold paths are reduced to their held-out errors as they finish, so memory
+        holds one coefficient path per worker thread.
     """
     n, p = X.shape
     y = np.asarray(y, dtype=np.float64)
@@ -74,24 +74,25 @@ def cross_validate_arrays(X, y, fold_ids: np.ndarray, *, sample_weight=None,
                     penalty_factor=penalty_factor, lower_bounds=lower_bounds,
                     upper_bounds=upper_bounds, positive=positive, tol=tol, max_iter=max_iter,
                     warn=False)
-    # the full-data path of each l1_ratio fixes the grid (alpha_max on all rows)
+    # every l1_ratio's grid starts at its alpha_max on all rows
     workers = min(n_jobs or os.cpu_count() or 1, max(len(l1_ratios) * K, 1))
 
-    given = None
     if alphas is not None:
         a = np.asarray(alphas, dtype=np.float64)
-        given = -np.sort(-np.broadcast_to(a if a.ndim == 2 else a[None, :],
+        grids = -np.sort(-np.broadcast_to(a if a.ndim == 2 else a[None, :],
                                           (len(l1_ratios), a.shape[-1])), axis=1)
-
-    def full(li: int) -> PathResult:
-        grid = dict(alphas=given[li]) if given is not None else dict(n_alphas=n_alphas, eps=eps)
-        return path_from_arrays(X, y, sample_weight=w, l1_ratio=float(l1_ratios[li]), **grid,
-                                **settings)
+    else:
+        # alpha_max on all rows from a one-point path (cheap), then the usual grid
+        grids = np.array([alpha_grid(path_from_arrays(
+            X, y, sample_weight=w, l1_ratio=float(r), n_alphas=1, **settings).alphas[0],
+            n_alphas, eps) for r in l1_ratios])
+    _check_path_memory(p, grids.shape[1], workers)
 
     Xr = X.tocsr() if sp.issparse(X) else X
     held_out = [(Xr[idx], y[idx], w[idx]) for idx in members]
 
-    def solve(task: tuple[int, int]) -> tuple[int, int, np.ndarray, PathResult]:
+    def solve(task: tuple[int, int]) -> tuple[int, int, np.ndarray, int, bool]:
+        """Held-out error along the grid; the fold's coefficient path is not kept."""
         li, k = task
         wk = w.copy()
         wk[members[k]] = 0.0
@@ -100,20 +101,20 @@ def cross_validate_arrays(X, y, fold_ids: np.ndarray, *, sample_weight=None,
         Xk, yk, wkk = held_out[k]
         pred = Xk @ res.coef.T + res.intercept[None, :]
         resid = yk[:, None] - pred
-        return li, k, (wkk @ (resid * resid)) / wkk.sum(), res
+        cert = res.certificate
+        return (li, k, (wkk @ (resid * resid)) / wkk.sum(), int(cert.n_iter.max()),
+                bool(cert.converged.all()))
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        paths = list(pool.map(full, range(len(l1_ratios))))
-        grids = np.array([pth.alphas for pth in paths])
         results = list(pool.map(solve, [(li, k) for li in range(len(l1_ratios))
                                         for k in range(K)]))
     mse = np.empty((len(l1_ratios), grids.shape[1], K))
     n_iter_max = 0
-    converged = all(bool(pth.certificate.converged.all()) for pth in paths)
-    for li, k, fold_mse, res in results:
+    converged = True
+    for li, k, fold_mse, n_iter, ok in results:
         mse[li, :, k] = fold_mse
-        n_iter_max = max(n_iter_max, int(res.certificate.n_iter.max()))
-        converged &= bool(res.certificate.converged.all())
+        n_iter_max = max(n_iter_max, n_iter)
+        converged &= ok
     if not converged:
         warnings.warn(f"some cross-validation fits did not reach tol={tol:g} within "
                       f"max_iter={max_iter}; increase max_iter", ConvergenceWarning, stacklevel=2)
@@ -122,10 +123,28 @@ def cross_validate_arrays(X, y, fold_ids: np.ndarray, *, sample_weight=None,
     best, imin = select(mean, se, grids, selection)
     sizes = np.array([idx.size for idx in members])
     return CVResult(l1_ratios, grids, mse, mean, se, best, imin, selection, sizes, n_iter_max,
-                    converged), paths
+                    converged)
 
 
 def cross_validated_fit_arrays(X, y, fold_ids, **kwargs) -> tuple[CVResult, PathResult]:
-    """Cross-validate on X; return the CV result and the selected l1_ratio's full path."""
-    cvr, paths = cross_validate_arrays(X, y, fold_ids, **kwargs)
-    return cvr, paths[cvr.best_index[0]]
+    """Cross-validate on X; return the CV result and the selected l1_ratio's full path
+    (all rows, along its grid)."""
+    cvr = cross_validate_arrays(X, y, fold_ids, **kwargs)
+    keys = ("fit_intercept", "standardize", "penalty_factor", "lower_bounds", "upper_bounds",
+            "positive", "tol", "max_iter")
+    li = cvr.best_index[0]
+    path = path_from_arrays(X, y, sample_weight=kwargs.get("sample_weight"),
+                            l1_ratio=float(cvr.l1_ratios[li]), alphas=cvr.alphas[li],
+                            **{k: kwargs[k] for k in keys if k in kwargs})
+    return cvr, path
+
+
+# dense coefficient paths (alphas x features, raw and standardised) held at once
+PATH_MEMORY_BUDGET = 4 << 30
+
+
+def _check_path_memory(p: int, n_alphas: int, workers: int) -> None:
+    need = 2 * 8 * p * n_alphas * (workers + 1)
+    if need > PATH_MEMORY_BUDGET:
+        raise ValueError(f"{p:,} features x {n_alphas} alphas need {need / 2**30:.1f} GiB of "
+                         f"coefficient paths; use fewer alphas (--n-alphas) or fewer features")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from enet.exceptions import DataError
+from enet.exceptions import DataError, UsageError
 
 __all__ = ["MatrixData", "is_matrix_file", "load_matrix", "MATRIX_SUFFIXES"]
 
@@ -35,15 +35,12 @@ class MatrixData:
         0, or 1 for a one-based svmlight file (column j is the file's index j + 1).
     format : str
         "svmlight" or "npz".
-    ignored_features : int
-        Nonzero entries beyond the expected number of features (scoring only).
     """
 
     X: sp.csr_matrix
     y: np.ndarray | None
     index_base: int
     format: str
-    ignored_features: int = 0
 
 
 def is_matrix_file(path: str | os.PathLike) -> bool:
@@ -68,12 +65,12 @@ def _read_target(path: str, n: int) -> np.ndarray:
     return y
 
 
-def _check_values(X: sp.spmatrix, path: str) -> None:
+def _check_values(X: sp.spmatrix, path: str, base: int) -> None:
     bad = ~np.isfinite(X.data)
     if bad.any():
         coo = X.tocoo()
         i = int(np.flatnonzero(~np.isfinite(coo.data))[0])
-        raise DataError(f"{path}: row {coo.row[i] + 1}, feature {coo.col[i]} is "
+        raise DataError(f"{path}: row {coo.row[i] + 1}, feature f{coo.col[i] + base} is "
                         f"{coo.data[i]}; missing and infinite values are not allowed in a "
                         f"matrix file")
 
@@ -89,7 +86,8 @@ def load_matrix(path: str | os.PathLike, target_file: str | os.PathLike | None =
         Target values for a ``.npz`` matrix (``.npy``, or text with one value per line);
         an svmlight file carries its own.
     n_features : int, optional
-        Expected number of features (scoring): entries beyond it are dropped and counted.
+        Expected number of features (scoring): a .npz of another width, or an entry
+        beyond it, is an error (a layout the model was not trained on).
     index_base : {0, 1}, optional
         svmlight index base; by default one-based unless some row uses index 0 (the
         libsvm convention).
@@ -115,11 +113,12 @@ def load_matrix(path: str | os.PathLike, target_file: str | os.PathLike | None =
         from sklearn.datasets import load_svmlight_file
         try:
             X, y = load_svmlight_file(path, dtype=np.float64, zero_based=True)
-        except (ValueError, OSError, RuntimeError) as exc:
+        except (ValueError, OSError, RuntimeError, OverflowError) as exc:
             raise DataError(f"{path}: not a valid svmlight/libsvm file: "
                             f"{str(exc).splitlines()[0]}") from None
         if target_file:
-            y = _read_target(os.fspath(target_file), X.shape[0])
+            raise UsageError(f"{path}: an svmlight file carries its own target values; drop "
+                             f"--target-file")
         base = index_base
         if base is None:
             base = 0 if X.shape[1] > 0 and X[:, 0].nnz > 0 else 1
@@ -130,15 +129,23 @@ def load_matrix(path: str | os.PathLike, target_file: str | os.PathLike | None =
             X = X[:, 1:] if X.shape[1] > 0 else X
         fmt = "svmlight"
     X.sum_duplicates()
-    _check_values(X, path)
+    _check_values(X, path, base)
     if y is not None and not np.all(np.isfinite(y)):
         i = int(np.flatnonzero(~np.isfinite(y))[0])
         raise DataError(f"{path}: the target of row {i + 1} is {y[i]}; fix or drop the row")
-    ignored = 0
     if n_features is not None:
+        if fmt == "npz" and X.shape[1] != n_features:
+            raise DataError(f"{path}: the matrix has {X.shape[1]} columns; the model reads "
+                            f"{n_features} (in the order it was trained on)")
         if X.shape[1] > n_features:
-            ignored = int(X[:, n_features:].nnz)
+            coo = X[:, n_features:].tocoo()
+            if coo.nnz:
+                raise DataError(
+                    f"{path}: row {coo.row.min() + 1} uses feature index "
+                    f"{coo.col[np.argmin(coo.row)] + n_features + base}, beyond the model's "
+                    f"last feature f{n_features - 1 + base}: is the file's index base or "
+                    f"layout the one the model was trained on?")
             X = X[:, :n_features]
         elif X.shape[1] < n_features:
             X = sp.csr_matrix((X.data, X.indices, X.indptr), shape=(X.shape[0], n_features))
-    return MatrixData(sp.csr_matrix(X), y, base, fmt, ignored)
+    return MatrixData(sp.csr_matrix(X), y, base, fmt)

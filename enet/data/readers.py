@@ -12,6 +12,7 @@ import csv
 import gzip
 import io
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -318,8 +319,10 @@ class TableSource:
             target = pa.float64() if name in numeric else pa.bool_()
             row, value = _first_unconvertible_in_csv(self, name, target)
             what = "a number" if name in numeric else "true/false"
+            advice = _hint_for(hint, name, value) if name in numeric else \
+                "fix or remove the value"
             return DataError(f"{self.path}: column '{name}' row {row}: value {value!r} is not "
-                             f"{what}; {_hint_for(hint, name, value)}")
+                             f"{what}; {advice}")
         if "straddl" in msg:
             return DataError(f"{self.path}: a row is longer than {CSV_BLOCK_BYTES >> 20} MiB; "
                              f"split or shorten it (e.g. drop a long text column)")
@@ -371,10 +374,12 @@ def _hint_for(hint: str | dict[str, str], name: str, value=None) -> str:
 
 
 def missing_marker_hint(value) -> str:
-    """A note for values such as '?' or '-' that usually mean "missing"."""
+    """A note for values such as '?' (usually "missing") or '0,915' (a decimal comma)."""
     if isinstance(value, str) and len(value.strip()) <= 4 and \
             not any(ch.isalnum() for ch in value):
         return f" (if {value!r} marks a missing value, pass --na-value {value!r})"
+    if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+,\d+\s*", value):
+        return " (decimal commas are not read as numbers: write a '.' decimal point)"
     return ""
 
 
@@ -545,7 +550,8 @@ def open_source(path: str | os.PathLike, csv_options: CsvOptions | None = None,
                           tuple(csv_options.na_values), csv_options.default_na)
         return TableSource(path, "csv", header, None, None, opts, size=os.path.getsize(path),
                            chunk_bytes=chunk_bytes)
-    raise DataError(f"{path}: unknown file type; use .csv, .csv.gz, .tsv or .parquet")
+    raise DataError(f"{path}: unknown file type; use .csv, .csv.gz, .tsv or .parquet (or a "
+                    f".svm/.libsvm/.npz matrix for matrix models)")
 
 
 def memory_source(data, name: str = "input", y=None,
