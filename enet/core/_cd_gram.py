@@ -208,13 +208,43 @@ def _anderson_step(G, c, yy, q, beta, history, l1r, l2r, pf, lower, upper):
 
 
 @njit(cache=True, nogil=True)
-def _spd_solve(M, rhs):
-    """Solve with a Cholesky factor; least squares when M is singular."""
+def _cholesky_regularised(M):
+    """Cholesky factor of ``M``, or of ``M + delta I`` when ``M`` is (numerically) singular.
+
+    ``delta`` starts at 1e-12 of the largest diagonal entry and grows by 100 until the
+    factorisation succeeds (at most 1e-4): a singular block (duplicated or collinear
+    columns) then costs a few factorisations instead of a singular value decomposition.
+    The caller verifies the step it gives. Returns an empty matrix when nothing succeeds
+    (non-finite entries).
+    """
     try:
-        L = np.linalg.cholesky(M)
+        return np.linalg.cholesky(M)
     except Exception:  # noqa: BLE001 - numba raises a generic LinAlgError
-        return np.linalg.lstsq(M, rhs, -1.0)[0]
+        pass
+    n = M.shape[0]
+    top = 0.0
+    for i in range(n):
+        top = max(top, abs(M[i, i]))
+    delta = 1e-12 * max(top, 1e-300)
+    R = M.copy()
+    while delta <= 1e-4 * top:
+        for i in range(n):
+            R[i, i] = M[i, i] + delta
+        try:
+            return np.linalg.cholesky(R)
+        except Exception:  # noqa: BLE001
+            delta *= 100.0
+    return np.empty((0, 0))
+
+
+@njit(cache=True, nogil=True)
+def _spd_solve(M, rhs):
+    """Solve with a Cholesky factor (of ``M + delta I`` when M is singular); NaN when none
+    exists."""
+    L = _cholesky_regularised(M)
     n = rhs.shape[0]
+    if L.shape[0] != n:
+        return np.full(n, np.nan)
     z = np.empty(n)
     for i in range(n):                      # L z = rhs
         acc = rhs[i]
