@@ -81,6 +81,53 @@ def kkt_violation(q, beta, G_diag, alpha, l1_ratio, pf, lower, upper):
 
 
 @njit(cache=True, nogil=True)
+def _dual_at_scale(sc, q, yr, r2, alpha, l1_ratio, pf, lower, upper, free):
+    """Dual objective at ``sc`` times the residual ``r`` (``q = Xt' W r``, ``yr = y' W r``,
+    ``r2 = r' W r``)."""
+    dual = sc * yr - 0.5 * sc * sc * r2
+    for j in range(q.shape[0]):
+        if free[j]:
+            continue
+        l1 = alpha * l1_ratio * pf[j]
+        l2 = alpha * (1.0 - l1_ratio) * pf[j]
+        dual -= _conjugate(sc * q[j], l1, l2, lower[j], upper[j])
+    return dual
+
+
+@njit(cache=True, nogil=True)
+def dual_value(q, yr, r2, alpha, l1_ratio, pf, lower, upper, free):
+    """A lower bound on the optimal objective from a residual-like vector ``r``.
+
+    ``q = Xt' W r`` (of every feature; those in ``free`` must be orthogonal to ``r``),
+    ``yr = y' W r`` and ``r2 = r' W r``. The dual point is ``s r`` with ``s`` the larger of
+    two valid choices: the largest scale in [0, 1] that keeps the conjugates finite, and
+    the scale maximising the quadratic part below it (the exact maximiser for the lasso).
+    Returns ``-inf`` when no finite dual point exists along ``r`` (possible only for
+    bounded unpenalised features).
+    """
+    p = q.shape[0]
+    s = 1.0
+    for j in range(p):
+        if free[j]:
+            continue
+        l2 = alpha * (1.0 - l1_ratio) * pf[j]
+        if l2 > 0.0:
+            continue
+        l1 = alpha * l1_ratio * pf[j]
+        qj = q[j]
+        if (qj > 0.0 and upper[j] == INF) or (qj < 0.0 and lower[j] == -INF):
+            if l1 < abs(qj) * s:
+                s = l1 / abs(qj)
+    if s <= 0.0:
+        return -INF
+    best = _dual_at_scale(s, q, yr, r2, alpha, l1_ratio, pf, lower, upper, free)
+    if r2 > 0.0 and 0.0 < yr < s * r2:
+        best = max(best, _dual_at_scale(yr / r2, q, yr, r2, alpha, l1_ratio, pf, lower, upper,
+                                        free))
+    return best
+
+
+@njit(cache=True, nogil=True)
 def duality_gap(q, beta, c, yy, alpha, l1_ratio, pf, lower, upper, free):
     """Primal objective and duality gap at ``beta`` (``q = c - G beta``).
 
@@ -98,29 +145,7 @@ def duality_gap(q, beta, c, yy, alpha, l1_ratio, pf, lower, upper, free):
     r2 = max(yy - bc - bq, 0.0)            # ||y - X b||^2 (normalised)
     yr = yy - bc                           # y'r
     primal = 0.5 * r2 + pen
-    # largest scale s in [0, 1] making the conjugates finite
-    s = 1.0
-    for j in range(p):
-        if free[j]:
-            continue
-        l2 = alpha * (1.0 - l1_ratio) * pf[j]
-        if l2 > 0.0:
-            continue
-        l1 = alpha * l1_ratio * pf[j]
-        qj = q[j]
-        if (qj > 0.0 and upper[j] == INF) or (qj < 0.0 and lower[j] == -INF):
-            if l1 < abs(qj) * s:
-                s = l1 / abs(qj)
-    if s <= 0.0:
-        return primal, INF
-    dual = s * yr - 0.5 * s * s * r2
-    for j in range(p):
-        if free[j]:
-            continue
-        l1 = alpha * l1_ratio * pf[j]
-        l2 = alpha * (1.0 - l1_ratio) * pf[j]
-        dual -= _conjugate(s * q[j], l1, l2, lower[j], upper[j])
-    return primal, primal - dual
+    return primal, primal - dual_value(q, yr, r2, alpha, l1_ratio, pf, lower, upper, free)
 
 
 @njit(cache=True, nogil=True)
