@@ -37,17 +37,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from enet.core._cd_gram import (_free_features, _soft, _spd_solve, dual_value, duality_gap,
-                                kkt_violation)
+from enet.core._cd_gram import (NEWTON_FLOP_WEIGHT, _free_features, _soft, _spd_solve,
+                                dual_value, duality_gap, kkt_violation)
 
 INF = np.inf
 FREE_BLOCK_MAX = 64     # unpenalised features solved jointly (least squares) up to this many
 ANDERSON_K = 5          # extrapolation from the last K + 1 iterates
-# cost of one floating-point operation of a factorisation in units of coordinate descent's
-# (one per stored entry of a column visited); measured on the D2 benchmark and on sparse
-# fingerprints with duplicated columns (0.01-0.03 keep D2's time, 0.1 more than doubles
-# its sweeps)
-NEWTON_FLOP_WEIGHT = 0.03
 
 
 # Column kernels take plain arrays: unpacking the design tuple costs reference counting,
