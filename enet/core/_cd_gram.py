@@ -48,6 +48,8 @@ def _conjugate(z: float, l1: float, l2: float, lo: float, up: float) -> float:
         b = lo
     if b == 0.0:
         return 0.0
+    if not np.isfinite(b):
+        return INF      # |z| > l1 towards an unbounded side with no ridge part
     return z * b - l1 * abs(b) - 0.5 * l2 * b * b
 
 
@@ -118,6 +120,8 @@ def dual_value(q, yr, r2, alpha, l1_ratio, pf, lower, upper, free):
         if (qj > 0.0 and upper[j] == INF) or (qj < 0.0 and lower[j] == -INF):
             if l1 < abs(qj) * s:
                 s = l1 / abs(qj)
+                while s > 0.0 and s * abs(qj) > l1:     # rounding must not cross l1
+                    s = np.nextafter(s, 0.0)
     if s <= 0.0:
         return -INF
     best = _dual_at_scale(s, q, yr, r2, alpha, l1_ratio, pf, lower, upper, free)

@@ -566,6 +566,7 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
         n_ws = _add_strong(q, in_set, ws, n_ws, skip, l1_ratio * (2.0 * alpha - prev_alpha), pf)
         it, gap, primal, done = 0, INF, 0.0, False
         best_dual = -INF    # the best lower bound on the objective found at this alpha
+        extrapolate = True
         full = True         # next sweep over the whole working set (else the support only)
         n_act = 0
         n_sup = 0
@@ -656,11 +657,12 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
                                       pf, lower, upper, free)
             if n_ws > n_before:
                 continue
+            plain_dual = primal - gap
             gap = min(gap, primal - best_dual)
             if gap <= tol * primal or gap <= floor:
                 done = True
                 break
-            if gap < INF and free_idx.shape[0] == 0:
+            if gap < INF and free_idx.shape[0] == 0 and extrapolate:
                 # K + 1 sweeps more, then the dual point extrapolated from their residuals
                 for k in range(ANDERSON_K + 1):
                     it += 1
@@ -670,9 +672,11 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
                     work += n_ws * col_cost
                     Ev[k] = v
                     Es[k] = st
-                best_dual = max(best_dual, _extrapolated_dual(
-                    Ev, Es, D, sparse, yc, inv_scale, skip, qx, alpha, l1_ratio, pf, lower,
-                    upper, free))
+                dual_x = _extrapolated_dual(Ev, Es, D, sparse, yc, inv_scale, skip, qx, alpha,
+                                            l1_ratio, pf, lower, upper, free)
+                # not better than the plain residual: not worth its sweeps at this alpha
+                extrapolate = dual_x > plain_dual
+                best_dual = max(best_dual, dual_x)
                 _residual(D, sparse, unit_w, yc, beta, inv_scale, v, st)
                 primal = _objective(v, st, w, beta, ws[:n_ws], pf, l1r, l2r)
                 gap = primal - best_dual
