@@ -37,7 +37,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from enet.core._cd_gram import _free_features, _soft, _spd_solve, duality_gap, kkt_violation
+from enet.core._cd_gram import (NEWTON_FLOP_WEIGHT, _free_features, _soft, _spd_solve,
+                                dual_value, duality_gap, kkt_violation)
 
 INF = np.inf
 FREE_BLOCK_MAX = 64     # unpenalised features solved jointly (least squares) up to this many
@@ -274,6 +275,39 @@ def _anderson(Hb, Hv, Hs, idx, beta, v, st, w, pf, l1r, l2r, lower, upper):
 
 
 @njit(cache=True, nogil=True)
+def _extrapolated_dual(Ev, Es, D, sparse, yc, inv_scale, skip, qx, alpha, l1_ratio, pf, lower,
+                       upper, free):
+    """Dual objective at the extrapolation of the residuals ``Ev``, ``Es`` of K + 1
+    consecutive sweeps (Massias et al. 2018, "Celer").
+
+    Once the support and signs are fixed, coordinate descent maps the residual linearly, so
+    the combination of recent residuals whose differences cancel (in the ``W`` norm) lands
+    far closer to the optimal residual than the last one does; its rescaling is a much
+    better dual point. The value is a valid lower bound whatever the combination: it is
+    the dual objective of that point, computed from the point itself (``qx`` receives its
+    gradient). Returns ``-inf`` when the iterates have not moved.
+    """
+    w = D[6]
+    n = w.shape[0]
+    R = np.zeros((Ev.shape[0], n))
+    for k in range(Ev.shape[0]):
+        for i in range(n):
+            if w[i] > 0.0:
+                R[k, i] = Ev[k, i] / np.sqrt(w[i]) + np.sqrt(w[i]) * Es[k, 0]
+    z = _anderson_weights(R)
+    if z.shape[0] == 0:
+        return -INF
+    cv = np.zeros(n)
+    cs = np.zeros(2)
+    for k in range(z.shape[0]):
+        cv += z[k] * Ev[k + 1]
+        cs += z[k] * Es[k + 1]
+    _gradient_all(D, sparse, cv, cs, inv_scale, skip, qx)
+    r2 = 2.0 * _objective(cv, cs, w, qx, np.empty(0, dtype=np.int64), pf, 0.0, 0.0)
+    return dual_value(qx, _y_dot_r(D, yc, cv, cs), r2, alpha, l1_ratio, pf, lower, upper, free)
+
+
+@njit(cache=True, nogil=True)
 def _add_strong(q, in_set, ws, n_ws, skip, thresh, pf):
     """Sequential strong rule: features with ``|q_j| >= thresh * pf_j`` (the gradient at
     the previous solution, ``thresh = l1_ratio (2 alpha - alpha_prev)``) join the working set."""
@@ -502,6 +536,15 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
     Hv = np.empty((ANDERSON_K + 1, n))
     Hs = np.empty((ANDERSON_K + 1, 2))
     n_hist = 0
+    Ev = np.empty((ANDERSON_K + 1, n))      # residuals of the sweeps before a dual extrapolation
+    Es = np.empty((ANDERSON_K + 1, 2))
+    qx = np.empty(p)
+    # operations per coordinate update, and those spent sweeping since the last Newton step:
+    # a Newton step is taken only when its cost is covered, so that on supports whose
+    # Gram block is large or singular (duplicated columns) it cannot dominate
+    col_cost = (D[1].shape[0] / max(p, 1) + 4.0) if sparse else float(n)
+    work = 0.0
+    newton_due = False
     prev_alpha = strong_prev_alpha
     free_key = -1           # 1 when the free set is that of alpha == 0, 0 otherwise
     A = np.empty((0, 0))
@@ -522,6 +565,8 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
         l2r = alpha * (1.0 - l1_ratio)
         n_ws = _add_strong(q, in_set, ws, n_ws, skip, l1_ratio * (2.0 * alpha - prev_alpha), pf)
         it, gap, primal, done = 0, INF, 0.0, False
+        best_dual = -INF    # the best lower bound on the objective found at this alpha
+        extrapolate = True
         full = True         # next sweep over the whole working set (else the support only)
         n_act = 0
         n_sup = 0
@@ -532,6 +577,7 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
             idx, n_idx = (ws, n_ws) if full else (act, n_act)
             max_step, max_coef = _sweep(idx, n_idx, D, sparse, unit_w, v, st, beta, G_diag,
                                         inv_scale, l1r, l2r, pf, lower, upper, moved)
+            work += n_idx * col_cost
             if use_block:
                 _solve_free_block(A, free_idx, D, sparse, unit_w, v, st, beta, inv_scale)
             settled = max_step <= coef_tol * max_coef
@@ -540,8 +586,9 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
                     full = True     # the support has converged: a full sweep checks it
                     continue
                 n_sup += 1
-                if n_sup == 6 or n_sup % 24 == 0:
-                    # solve the settled support exactly (its Gram columns are cached)
+                if n_sup == 6 or n_sup % 24 == 0 or newton_due:
+                    # solve the settled support exactly (its Gram columns are cached); when
+                    # the sweeps since the last one have not paid for it yet, retry each sweep
                     n_new = 0
                     n_missing = 0
                     for t in range(n_act):
@@ -551,7 +598,12 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
                             n_new += 1
                             if slot[j] < 0:
                                 n_missing += 1
-                    if 0 < n_new and n_cached + n_missing <= cache_max:
+                    cost = NEWTON_FLOP_WEIGHT * n_new ** 3 / 3.0 + \
+                        n_missing * (n_cached + n_missing) * col_cost
+                    fits = 0 < n_new and n_cached + n_missing <= cache_max
+                    newton_due = fits and cost > work
+                    if fits and not newton_due:
+                        work = 0.0
                         for j in nidx[:n_new]:
                             if slot[j] < 0:
                                 Gc = _cache_add(j, D, sparse, unit_w, inv_scale, Gc, slot, cached,
@@ -605,9 +657,33 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
                                       pf, lower, upper, free)
             if n_ws > n_before:
                 continue
+            plain_dual = primal - gap
+            gap = min(gap, primal - best_dual)
             if gap <= tol * primal or gap <= floor:
                 done = True
                 break
+            if gap < INF and free_idx.shape[0] == 0 and extrapolate:
+                # K + 1 sweeps more, then the dual point extrapolated from their residuals
+                for k in range(ANDERSON_K + 1):
+                    it += 1
+                    max_step, max_coef = _sweep(ws, n_ws, D, sparse, unit_w, v, st, beta,
+                                                G_diag, inv_scale, l1r, l2r, pf, lower, upper,
+                                                moved)
+                    work += n_ws * col_cost
+                    Ev[k] = v
+                    Es[k] = st
+                dual_x = _extrapolated_dual(Ev, Es, D, sparse, yc, inv_scale, skip, qx, alpha,
+                                            l1_ratio, pf, lower, upper, free)
+                # not better than the plain residual: not worth its sweeps at this alpha
+                extrapolate = dual_x > plain_dual
+                best_dual = max(best_dual, dual_x)
+                _residual(D, sparse, unit_w, yc, beta, inv_scale, v, st)
+                primal = _objective(v, st, w, beta, ws[:n_ws], pf, l1r, l2r)
+                gap = primal - best_dual
+                if (gap <= tol * primal or gap <= floor) and max_step <= coef_tol * max_coef:
+                    _gradient_all(D, sparse, v, st, inv_scale, skip, q)
+                    done = True
+                    break
             if gap == INF:
                 # no finite certificate: fall back to the KKT conditions
                 if kkt_violation(q, beta, G_diag, alpha, l1_ratio, pf, lower, upper) <= \
@@ -621,6 +697,7 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
             _gradient_all(D, sparse, v, st, inv_scale, skip, q)
             primal, gap = duality_gap(q, beta, zeros, _y_dot_r(D, yc, v, st), alpha, l1_ratio,
                                       pf, lower, upper, free)
+            gap = min(gap, primal - best_dual)
         coefs[a] = beta
         gaps[a], primals[a], n_iters[a], converged[a] = gap, primal, it, done
         kkts[a] = kkt_violation(q, beta, G_diag, alpha, l1_ratio, pf, lower, upper)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 
+from enet.core._blas import one_blas_thread
 from enet.core._cd_naive import column_moments, naive_path
 from enet.core.path import (DEFAULT_MAX_ITER, DEFAULT_TOL, PathResult, alpha_max_from_gradient,
                             enet_path, finish_path, path_alphas, penalty_setup)
@@ -96,7 +96,7 @@ def _run(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio, pf, l
     q = np.zeros(p)
     # one BLAS thread: the kernel's products are small, and threads only contend with the
     # caller's own parallelism (the kernel releases the GIL)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, float(l1_ratio), pf,
                    lo, up, beta, float(tol), float(tol), int(max_iter), float(prev_alpha), q, *out,
                    cache_max)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from enet.core._blas import one_blas_thread
 from enet.core._cd_gram import duality_gap, gram_path, kkt_violation
 from enet.core.stats import SufficientStats
 from enet.exceptions import ConvergenceWarning
@@ -164,9 +165,10 @@ def _run_kernel(problem: GramProblem, alphas: np.ndarray, l1_ratio: float, pf: n
     n_iters = np.zeros(m, dtype=np.int64)
     kkts = np.zeros(m)
     converged = np.zeros(m, dtype=np.bool_)
-    gram_path(problem.G, problem.c, problem.yy, alphas, float(l1_ratio), pf, lower, upper,
-              beta, float(tol), float(tol), int(max_iter), float(prev_alpha), coefs, gaps, primals,
-              n_iters, kkts, converged)
+    with one_blas_thread():
+        gram_path(problem.G, problem.c, problem.yy, alphas, float(l1_ratio), pf, lower, upper,
+                  beta, float(tol), float(tol), int(max_iter), float(prev_alpha), coefs, gaps,
+                  primals, n_iters, kkts, converged)
     return coefs, gaps, primals, n_iters, kkts, converged
 
 
