@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -71,6 +72,8 @@ def _user_errors() -> Iterator[None]:
               f"--encoding if it is not UTF-8")
     except OSError as exc:
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+            _fail(f"{where}a file is in the way of a directory; choose another output path")
         _fail(f"{where}{exc.strerror or exc}")
     except MemoryError:
         _fail("out of memory; use a smaller chunk or fewer features/levels")
@@ -332,7 +335,7 @@ def _print_summary(model, output: str, elapsed: float) -> None:
     if m.get("at_grid_edge"):
         _row(t, "note", "the smallest alpha of the grid was selected: the CV optimum may lie "
                           "below it; try a smaller --eps")
-    _row(t, "converged", f"{c['converged']} (relative gap {c['relative_gap']:.2e}, "
+    _row(t, "converged", f"{c['converged']} (relative gap {max(c['relative_gap'], 0.0):.2e}, "
                            f"{c['n_iter']} sweeps)")
     _row(t, "time", f"{elapsed:.2f} s")
     _row(t, "model", output)
@@ -415,7 +418,8 @@ def inspect(
         _row(t, "standardize", str(m.params.get("standardize")))
         _row(t, "solver", str(cert.get("solver", "covariance")))
         _row(t, "certificate", f"converged={cert['converged']}  duality gap "
-                                 f"{cert['duality_gap']:.3e} (relative {cert['relative_gap']:.2e}, "
+                                 f"{max(cert['duality_gap'], 0.0):.3e} (relative "
+                                 f"{max(cert['relative_gap'], 0.0):.2e}, "
                                  f"tol {cert['tol']:g})  KKT violation "
                                  f"{cert['kkt_violation']:.2e}  sweeps {cert['n_iter']}")
         lin = m.lineage.get("data", {})
