@@ -140,8 +140,11 @@ rng = np.random.default_rng(int(sys.argv[2]))
 X = rng.standard_normal((100, 3)); y = X @ [1.0, 2.0, 0.0] + rng.standard_normal(100)
 model = enet.train_model(X, y=y, n_alphas=5, folds=3)
 reg = Registry(sys.argv[1])
-for _ in range(int(sys.argv[3])):
+print("registering", flush=True)
+count = int(sys.argv[3])
+while count:                       # count < 0: until killed
     reg.register("race", model)
+    count -= 1
 print("ok")
 """
 
@@ -169,11 +172,13 @@ def test_sigkill_during_registration_never_leaves_a_partial_version(tmp_path):
     Registry(root)
     rng = np.random.default_rng(0)
     for trial in range(12):
-        p = subprocess.Popen([sys.executable, "-c", _WORKER, str(root), str(trial), "50"],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(float(rng.uniform(1.0, 3.0)))   # import + training, then registrations
+        p = subprocess.Popen([sys.executable, "-c", _WORKER, str(root), str(trial), "-1"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert p.stdout.readline().strip() == "registering"
+        time.sleep(float(rng.uniform(0.02, 0.5)))  # somewhere inside a registration loop
         p.send_signal(signal.SIGKILL)
         p.wait()
+    assert len(Registry(root).versions("race")) >= 12      # the kills hit busy writers
     with sqlite3.connect(root / "registry.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     reg = Registry(root)
@@ -185,6 +190,9 @@ def test_sigkill_during_registration_never_leaves_a_partial_version(tmp_path):
     assert all(not r.split(os.sep)[0] == "race" or int(r.split(os.sep)[1]) > len(versions)
                for r in removed)
     assert [v.version for v in reg.versions("race")] == [v.version for v in versions]
+    left = os.listdir(root / "artifacts" / "race")
+    assert sorted(map(int, left)) == [v.version for v in versions]
+    assert os.listdir(root / "artifacts" / ".staging") == []
 
 
 def test_cli_register_predict_by_reference(tmp_path, frame):
