@@ -627,11 +627,3 @@ def _explain_frame(frame, name: str) -> DataError:
             return DataError(f"{name}: column '{col}' cannot be used: "
                              f"{str(exc).splitlines()[0]}")
     return DataError(f"{name}: cannot read the DataFrame")
-
-
-def null_count(arr: pa.Array) -> int:
-    """Missing values in an Arrow array, NaN included for floating types."""
-    n = arr.null_count
-    if pa.types.is_floating(arr.type):
-        n += int(pc.sum(pc.is_nan(arr)).as_py() or 0)
-    return n
