@@ -29,7 +29,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def registered(tmp_path, rng):
+def registered(tmp_path, rng, monkeypatch):
+    monkeypatch.chdir(tmp_path)        # a sqlite store keeps run artifacts under ./mlruns
     n = 300
     df = pd.DataFrame({"x": rng.standard_normal(n), "z": rng.standard_normal(n),
                        "c": rng.choice(["a", "b", "c"], n)})
