@@ -13,20 +13,23 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 _lock = threading.Lock()
 _users = 0
 _limiter = None
+_controller: ThreadpoolController | None = None     # library discovery is done once
 
 
 @contextmanager
 def one_blas_thread():
     """Context in which BLAS uses one thread (nested and concurrent uses are counted)."""
-    global _users, _limiter
+    global _users, _limiter, _controller
     with _lock:
         if _users == 0:
-            _limiter = threadpool_limits(limits=1, user_api="blas")
+            if _controller is None:
+                _controller = ThreadpoolController()
+            _limiter = _controller.limit(limits=1, user_api="blas")
         _users += 1
     try:
         yield

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 
+from enet.core._blas import one_blas_thread
 from enet.core.cv import CVResult, select
 from enet.core.naive import path_from_arrays
 from enet.core.path import DEFAULT_MAX_ITER, DEFAULT_TOL, PathResult, alpha_grid, default_eps
@@ -105,7 +106,7 @@ def cross_validate_arrays(X, y, fold_ids: np.ndarray, *, sample_weight=None,
         return (li, k, (wkk @ (resid * resid)) / wkk.sum(), int(cert.n_iter.max()),
                 bool(cert.converged.all()))
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with one_blas_thread(), ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(solve, [(li, k) for li in range(len(l1_ratios))
                                         for k in range(K)]))
     mse = np.empty((len(l1_ratios), grids.shape[1], K))
