@@ -41,16 +41,9 @@ def _choose(solver: str, X) -> str:
 
 
 def _fold_stats(X, y, w, fold, n_folds: int) -> list[SufficientStats]:
-    """Per-fold statistics; a sparse X is densified one block of rows at a time."""
+    """Per-fold statistics of a dense or sparse X."""
     acc = FoldAccumulator(X.shape[1], n_folds)
-    if not sp.issparse(X):
-        acc.update(X, y, w, fold)
-        return acc.folds()
-    Xr = X.tocsr()
-    step = max(1, (1 << 22) // max(X.shape[1], 1))
-    for start in range(0, X.shape[0], step):
-        rows = slice(start, min(X.shape[0], start + step))
-        acc.update(Xr[rows].toarray(), y[rows], None if w is None else w[rows], fold[rows])
+    acc.update_blocks(X, y, w, fold)
     return acc.folds()
 
 

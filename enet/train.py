@@ -589,12 +589,7 @@ def _train_on_matrix(X, y: np.ndarray, index_base: int, fmt: str, config: TrainC
         return _fit_arrays(X.tocsc() if sp.issparse(X) else X, y, None, fold, manifest, config,
                            profile, lineage, label)
     acc = FoldAccumulator(p, config.folds)
-    step = max(1, (1 << 22) // p)                        # dense row blocks of ~32 MiB
-    Xr = X.tocsr() if sp.issparse(X) else X
-    for start in range(0, n, step):
-        block = slice(start, min(n, start + step))
-        Xb = Xr[block].toarray() if sp.issparse(Xr) else np.asarray(Xr[block], dtype=float)
-        acc.update(Xb, y[block], None, fold[block])
+    acc.update_blocks(X, y, None, fold)
     folds = acc.folds()
     total = sum_stats(folds)
     _check_learnable(total, label, manifest)

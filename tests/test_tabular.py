@@ -13,7 +13,6 @@ import io
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 from sklearn.linear_model import ElasticNet as SkElasticNet

@@ -210,12 +210,12 @@ def cross_validate(folds: list[SufficientStats], *, l1_ratios=(0.5,), alphas=Non
                     upper_bounds=upper_bounds, positive=positive, tol=tol, max_iter=max_iter,
                     warn=False)
 
-    def solve(task: tuple[int, int]) -> tuple[int, int, np.ndarray, PathResult]:
+    def solve(task: tuple[int, int]) -> FoldScore:
         li, k = task
         res = path_from_stats(total - folds[k], l1_ratio=float(l1_ratios[li]),
                               alphas=grids[li], **settings)
         sse = folds[k].weighted_sse(res.coef, res.intercept)
-        return li, k, sse / folds[k].sum_w, res
+        return fold_score(li, k, sse / folds[k].sum_w, res)
 
     tasks = [(li, k) for li in range(len(l1_ratios)) for k in range(K)]
     workers = n_jobs or os.cpu_count() or 1
@@ -226,22 +226,37 @@ def cross_validate(folds: list[SufficientStats], *, l1_ratios=(0.5,), alphas=Non
                 results = list(pool.map(solve, tasks))
         else:
             results = [solve(t) for t in tasks]
+    return summarise(results, l1_ratios, grids, np.array([f.n_rows for f in folds]),
+                     selection, tol, max_iter)
+
+
+FoldScore = tuple[int, int, np.ndarray, int, bool]   # l1 index, fold, mse path, sweeps, converged
+
+
+def fold_score(li: int, k: int, mse: np.ndarray, res: PathResult) -> FoldScore:
+    """What CV keeps of one fold path (its coefficients are dropped)."""
+    return li, k, mse, int(res.certificate.n_iter.max()), bool(res.certificate.converged.all())
+
+
+def summarise(results: list[FoldScore], l1_ratios: np.ndarray, grids: np.ndarray,
+              fold_sizes: np.ndarray, selection: str, tol: float, max_iter: int) -> CVResult:
+    """Fold scores to the CV result: mean and standard error per grid point, selection."""
+    K = len(fold_sizes)
     mse = np.empty((len(l1_ratios), grids.shape[1], K))
     n_iter_max = 0
     converged = True
-    for li, k, fold_mse, res in results:
+    for li, k, fold_mse, n_iter, ok in results:
         mse[li, :, k] = fold_mse
-        n_iter_max = max(n_iter_max, int(res.certificate.n_iter.max()))
-        converged &= bool(res.certificate.converged.all())
+        n_iter_max = max(n_iter_max, n_iter)
+        converged &= ok
     if not converged:
         warnings.warn(f"some cross-validation fits did not reach tol={tol:g} within "
-                      f"max_iter={max_iter}; increase max_iter", ConvergenceWarning, stacklevel=2)
+                      f"max_iter={max_iter}; increase max_iter", ConvergenceWarning, stacklevel=3)
     mean = mse.mean(axis=2)
     se = mse.std(axis=2, ddof=1) / np.sqrt(K)
     best, imin = select(mean, se, grids, selection)
-    sizes = np.array([f.n_rows for f in folds])
-    return CVResult(l1_ratios, grids, mse, mean, se, best, imin, selection, sizes, n_iter_max,
-                    converged)
+    return CVResult(l1_ratios, grids, mse, mean, se, best, imin, selection, fold_sizes,
+                    n_iter_max, converged)
 
 
 def cross_validated_fit(folds: list[SufficientStats], **kwargs) -> tuple[CVResult, PathResult]:

@@ -9,17 +9,15 @@ warm-started along the shared alpha grid.
 from __future__ import annotations
 
 import os
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
 
 from enet.core._blas import one_blas_thread
-from enet.core.cv import CVResult, select
+from enet.core.cv import CVResult, FoldScore, fold_score, summarise
 from enet.core.naive import path_from_arrays
 from enet.core.path import DEFAULT_MAX_ITER, DEFAULT_TOL, PathResult, alpha_grid, default_eps
-from enet.exceptions import ConvergenceWarning
 
 __all__ = ["cross_validate_arrays", "cross_validated_fit_arrays"]
 
@@ -92,7 +90,7 @@ def cross_validate_arrays(X, y, fold_ids: np.ndarray, *, sample_weight=None,
     Xr = X.tocsr() if sp.issparse(X) else X
     held_out = [(Xr[idx], y[idx], w[idx]) for idx in members]
 
-    def solve(task: tuple[int, int]) -> tuple[int, int, np.ndarray, int, bool]:
+    def solve(task: tuple[int, int]) -> FoldScore:
         """Held-out error along the grid; the fold's coefficient path is not kept."""
         li, k = task
         wk = w.copy()
@@ -102,29 +100,13 @@ def cross_validate_arrays(X, y, fold_ids: np.ndarray, *, sample_weight=None,
         Xk, yk, wkk = held_out[k]
         pred = Xk @ res.coef.T + res.intercept[None, :]
         resid = yk[:, None] - pred
-        cert = res.certificate
-        return (li, k, (wkk @ (resid * resid)) / wkk.sum(), int(cert.n_iter.max()),
-                bool(cert.converged.all()))
+        return fold_score(li, k, (wkk @ (resid * resid)) / wkk.sum(), res)
 
     with one_blas_thread(), ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(solve, [(li, k) for li in range(len(l1_ratios))
                                         for k in range(K)]))
-    mse = np.empty((len(l1_ratios), grids.shape[1], K))
-    n_iter_max = 0
-    converged = True
-    for li, k, fold_mse, n_iter, ok in results:
-        mse[li, :, k] = fold_mse
-        n_iter_max = max(n_iter_max, n_iter)
-        converged &= ok
-    if not converged:
-        warnings.warn(f"some cross-validation fits did not reach tol={tol:g} within "
-                      f"max_iter={max_iter}; increase max_iter", ConvergenceWarning, stacklevel=2)
-    mean = mse.mean(axis=2)
-    se = mse.std(axis=2, ddof=1) / np.sqrt(K)
-    best, imin = select(mean, se, grids, selection)
-    sizes = np.array([idx.size for idx in members])
-    return CVResult(l1_ratios, grids, mse, mean, se, best, imin, selection, sizes, n_iter_max,
-                    converged)
+    return summarise(results, l1_ratios, grids, np.array([idx.size for idx in members]),
+                     selection, tol, max_iter)
 
 
 def cross_validated_fit_arrays(X, y, fold_ids, **kwargs) -> tuple[CVResult, PathResult]:

@@ -246,13 +246,8 @@ def solve_path(X, y, *, solver: str = "auto", sample_weight=None, **kwargs) -> P
         return enet_path(X, y, sample_weight=sample_weight, **kwargs)
     from enet.core.path import path_from_stats
     from enet.core.stats import FoldAccumulator
-    Xr = X.tocsr()
     y = _check_vector(y, n, "y")
     w = None if sample_weight is None else _check_vector(sample_weight, n, "sample_weight")
     acc = FoldAccumulator(p)
-    step = max(1, (1 << 24) // max(p, 1))          # ~128 MiB dense blocks
-    for start in range(0, n, step):
-        stop = min(n, start + step)
-        acc.update(Xr[start:stop].toarray(), y[start:stop],
-                   None if w is None else w[start:stop], None)
+    acc.update_blocks(X, y, w)
     return path_from_stats(acc.folds()[0], **kwargs)

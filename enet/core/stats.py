@@ -203,6 +203,22 @@ class FoldAccumulator:
         self._buffer: np.ndarray | None = None
         self._direct = False
 
+    def update_blocks(self, X, y: np.ndarray, sample_weight: np.ndarray | None = None,
+                      fold_ids: np.ndarray | None = None) -> None:
+        """Add the rows of a dense or scipy.sparse X; a sparse X is densified one block
+        of rows (~32 MiB) at a time, never whole."""
+        if not hasattr(X, "tocsr"):
+            self.update(np.asarray(X, dtype=np.float64), y, sample_weight, fold_ids)
+            return
+        Xr = X.tocsr()
+        n = Xr.shape[0]
+        step = max(1, (1 << 22) // max(Xr.shape[1], 1))
+        for start in range(0, n, step):
+            rows = slice(start, min(n, start + step))
+            self.update(Xr[rows].toarray(), y[rows],
+                        None if sample_weight is None else sample_weight[rows],
+                        None if fold_ids is None else fold_ids[rows])
+
     def update(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None,
                fold_ids: np.ndarray | None) -> None:
         """Add a chunk of rows.
