@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from enet.data.manifest import InputColumn
 from enet.data.readers import TableSource
-from enet.data.schema import as_text, level_digests_unsorted, missing_markers
+from enet.data.schema import MissingMarkers, as_text, level_digests_unsorted
 from enet.exceptions import DataError
 
 __all__ = ["Encoder", "ScoreCounts", "MissingValueFound", "MAX_BLOCK_ELEMENTS"]
@@ -98,7 +98,7 @@ class Encoder:
                  na_values: tuple[str, ...] = ()):
         self.inputs = list(inputs)
         self.allow_missing = allow_missing
-        self.na_text, self.na_numbers = missing_markers(na_values)
+        self.markers = MissingMarkers(na_values)
         self.feature_names = [f for c in self.inputs for f in c.feature_names()]
         self.width = len(self.feature_names)
         self._offsets = np.cumsum([0] + [len(c.feature_names()) for c in self.inputs])
@@ -182,7 +182,7 @@ class Encoder:
                 self._encode_categorical(col, arr, X, j, row_offset, source, strict, counts)
             else:
                 self._encode_numeric(col, arr, X, j, row_offset, source, counts,
-                                     self.allow_missing, self.na_numbers)
+                                     self.allow_missing, self.markers)
         if counts is not None:
             counts.rows += m
         return X
@@ -190,14 +190,13 @@ class Encoder:
     @staticmethod
     def _encode_numeric(col: InputColumn, arr: pa.Array, X: np.ndarray, j: int,
                         row_offset: int, source: str, counts: ScoreCounts | None,
-                        allow_missing: bool, na_numbers: np.ndarray) -> None:
+                        allow_missing: bool, markers: MissingMarkers) -> None:
         if arr.type != pa.float64():
             arr = arr.cast(pa.float64())
         v = arr.to_numpy(zero_copy_only=False)
         if col.kind == "boolean":
             _check_boolean(v, col.name, row_offset, source)
-        if na_numbers.size:
-            v = np.where(np.isin(v, na_numbers), np.nan, v)
+        v = markers.numeric(v)
         missing = np.isnan(v)
         if np.isinf(v).any():
             i = int(np.flatnonzero(np.isinf(v))[0])
@@ -217,10 +216,7 @@ class Encoder:
     def _encode_categorical(self, col: InputColumn, arr: pa.Array, X: np.ndarray, j: int,
                             row_offset: int, source: str, strict: bool,
                             counts: ScoreCounts | None) -> None:
-        arr = as_text(arr, codes=col.codes)
-        if self.na_text is not None:
-            arr = pc.if_else(pc.is_in(arr, value_set=self.na_text),
-                             pa.scalar(None, pa.string()), arr)
+        arr = self.markers.text(as_text(arr, codes=col.codes))
         idx = pc.index_in(arr, value_set=self._levels[col.name]).to_numpy(zero_copy_only=False)
         found = ~np.isnan(idx)
         rows = np.flatnonzero(found)

@@ -23,7 +23,7 @@ from enet.data.readers import TableSource, missing_marker_hint
 from enet.exceptions import DataError, UsageError
 
 __all__ = ["ColumnRoles", "SchemaOptions", "ScanResult", "resolve_columns", "decide_kinds",
-           "scan_inputs", "as_text", "missing_markers", "level_digests", "level_digests_unsorted", "check_finite", "check_weights", "MAX_DISTINCT_LEVELS"]
+           "scan_inputs", "as_text", "MissingMarkers", "level_digests", "level_digests_unsorted", "check_finite", "check_weights", "MAX_DISTINCT_LEVELS"]
 
 MAX_DISTINCT_LEVELS = 100_000
 MAX_POOLED_DIGESTS = 10_000
@@ -210,18 +210,30 @@ def level_digests(levels) -> list[str]:
     return sorted(level_digests_unsorted(levels))
 
 
-def missing_markers(na_values) -> tuple[pa.Array | None, np.ndarray]:
-    """Declared missing-value spellings as a text set and as numbers."""
-    if not na_values:
-        return None, np.empty(0)
-    numbers = []
-    for v in na_values:
-        try:
-            numbers.append(float(v))
-        except ValueError:
-            pass
-    numbers = np.array([x for x in numbers if np.isfinite(x)], dtype=np.float64)
-    return pa.array(list(na_values), pa.string()), numbers
+class MissingMarkers:
+    """Declared spellings of a missing value: equal text, and equal numbers in numeric
+    columns (so "-999.0" matches "-999"), mean missing."""
+
+    def __init__(self, na_values=()):
+        self.text_values = pa.array(list(na_values), pa.string()) if na_values else None
+        numbers = []
+        for v in na_values:
+            try:
+                numbers.append(float(v))
+            except ValueError:
+                pass
+        self.numbers = np.array([x for x in numbers if np.isfinite(x)], dtype=np.float64)
+
+    def numeric(self, v: np.ndarray) -> np.ndarray:
+        """``v`` with the marker numbers as NaN."""
+        return np.where(np.isin(v, self.numbers), np.nan, v) if self.numbers.size else v
+
+    def text(self, arr: pa.Array) -> pa.Array:
+        """``arr`` with the marker texts as nulls."""
+        if self.text_values is None:
+            return arr
+        return pc.if_else(pc.is_in(arr, value_set=self.text_values),
+                          pa.scalar(None, pa.string()), arr)
 
 
 class _NumericScan:
@@ -341,7 +353,7 @@ def scan_inputs(source: TableSource, roles: ColumnRoles, kinds: dict[str, str],
     stream = source.batches(reads, text + ([roles.group] if roles.group else []), booleans,
                             hint={c: TRAINING_HINT.format(name=c) for c in numeric + booleans})
     num_scans = {c: _NumericScan(options.impute == "median") for c in numeric + booleans}
-    na_text, na_numbers = missing_markers(options.na_values)
+    markers = MissingMarkers(options.na_values)
     cat_scans = {c: _CategoricalScan() for c in text}
     groups: Counter | None = Counter() if roles.group else None
     offset = dropped = 0
@@ -364,16 +376,11 @@ def scan_inputs(source: TableSource, roles: ColumnRoles, kinds: dict[str, str],
         all_kept = bool(keep.all())
         mask = None if all_kept else pa.array(keep)
         for name, scan in num_scans.items():
-            v = col[name].to_numpy(zero_copy_only=False)
-            if na_numbers.size:
-                v = np.where(np.isin(v, na_numbers), np.nan, v)
+            v = markers.numeric(col[name].to_numpy(zero_copy_only=False))
             check_finite(v, keep, name, "column", offset, source.path)
             scan.update(v if all_kept else v[keep], w if all_kept else w[keep])
         for name, scan in cat_scans.items():
-            arr = as_text(col[name], codes=name in declared)
-            if na_text is not None:
-                arr = pc.if_else(pc.is_in(arr, value_set=na_text), pa.scalar(None, pa.string()),
-                                 arr)
+            arr = markers.text(as_text(col[name], codes=name in declared))
             if not scan.checked and name not in declared and arr.null_count < m:
                 _check_looks_numeric(arr, name, offset, source.path)
                 scan.checked = True
