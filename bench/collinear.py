@@ -31,7 +31,7 @@ from enet.data.matrix import load_matrix
 def _report(label, seconds, res):
     c = res.certificate
     print(f"{label:<34} {seconds:8.2f} s  sweeps {int(c.n_iter.sum()):6d} (max {int(c.n_iter.max())})"
-          f"  nonzeros at the end {int((res.coef[-1] != 0).sum())}  converged {bool(c.converged.all())}")
+          f"  nonzeros at the end {int(np.count_nonzero(res.coef_at(-1)))}  converged {bool(c.converged.all())}")
 
 
 def fingerprints(path: str, covariance: bool) -> None:

@@ -171,7 +171,7 @@ class ElasticNet(_LinearPredictMixin, BaseEstimator):
         else:
             res = path_from_stats(_fold_stats(X, y, w, np.zeros(X.shape[0], np.int64), 1)[0],
                                   **settings)
-        self.coef_ = res.coef[0]
+        self.coef_ = res.coef_at(0)
         self.intercept_ = float(res.intercept[0])
         self.n_iter_ = int(res.certificate.n_iter[0])
         self.dual_gap_ = float(res.certificate.duality_gap[0])
@@ -329,7 +329,7 @@ class ElasticNetCV(_LinearPredictMixin, BaseEstimator):
         self.path_ = path
         self.alpha_ = float(cvr.alphas[li, ai])
         self.l1_ratio_ = float(ratios[li])
-        self.coef_ = path.coef[ai].copy()
+        self.coef_ = path.coef_at(ai)
         self.intercept_ = float(path.intercept[ai])
         self.n_iter_ = int(path.certificate.n_iter[ai])
         self.dual_gap_ = float(path.certificate.duality_gap[ai])

@@ -317,7 +317,7 @@ def build_model(folds: list[SufficientStats], manifest: FeatureManifest, config:
         raise DataError(f"{exc}") from None
     total = sum_stats(folds)
     li, ai = cvr.best_index
-    coef, intercept = path.coef[ai], float(path.intercept[ai])
+    coef, intercept = path.coef_at(ai), float(path.intercept[ai])
     train_mse = float(total.weighted_sse(coef[None, :], np.array([intercept]))[0] / total.sum_w)
     _, _, yy = total.moments(centred=True)
     return _assemble(cvr, path, train_mse, yy, manifest, config, profile or {}, lineage or {})
@@ -329,7 +329,7 @@ def _assemble(cvr: CVResult, path: PathResult, train_mse: float, yy: float,
     """Package the selected fit; ``yy`` is the weighted variance of the target."""
     li, ai = cvr.best_index
     cert = path.certificate
-    coef = path.coef[ai]
+    coef = path.coef_at(ai)
     intercept = float(path.intercept[ai])
     metrics = {
         "cv_mse": float(cvr.mean[li, ai]), "cv_mse_se": float(cvr.se[li, ai]),
@@ -359,8 +359,8 @@ def _assemble(cvr: CVResult, path: PathResult, train_mse: float, yy: float,
         arrays.update(path_coef_data=path_coef.data, path_coef_indices=path_coef.indices,
                       path_coef_indptr=path_coef.indptr)
     else:
-        arrays["path_coef"] = path.coef
-    return Model(manifest, coef.copy(), intercept, path.coef_std[ai].copy(), path.x_mean.copy(),
+        arrays["path_coef"] = path.coef.toarray() if sp.issparse(path.coef) else path.coef
+    return Model(manifest, coef, intercept, path.coef_std_at(ai), path.x_mean.copy(),
                  path.x_scale.copy(), float(cvr.alphas[li, ai]), float(cvr.l1_ratios[li]),
                  params, certificate, metrics, profile, lineage, arrays)
 
@@ -537,7 +537,7 @@ def _fit_arrays(X, y: np.ndarray, w: np.ndarray | None, fold: np.ndarray,
     except (ValueError, OverflowError) as exc:
         raise DataError(f"{source}: {exc}") from None
     ai = cvr.best_index[1]
-    resid = y - (np.asarray(X @ path.coef[ai]).ravel() + path.intercept[ai])
+    resid = y - (np.asarray(X @ path.coef_at(ai)).ravel() + path.intercept[ai])
     train_mse = float(wn @ (resid * resid) / wn.sum())
     profile = dict(profile, sum_weights=float(wn.sum()),
                    target={"mean": mean_y, "sd": float(np.sqrt(yy))})

@@ -14,9 +14,10 @@ from threadpoolctl import threadpool_info
 
 from enet.core._blas import one_blas_thread
 from enet.core._cd_gram import dual_value
-from enet.core.naive import path_from_arrays
 from enet.core.path import enet_path
 from kkt import kkt_violation
+from naive_paths import dense_naive_path as path_from_arrays
+
 
 SK_TIGHT = dict(tol=1e-15, max_iter=1_000_000)
 

@@ -8,9 +8,11 @@ from sklearn.linear_model import ElasticNet as SkElasticNet
 from sklearn.linear_model import enet_path as sk_enet_path
 
 from enet.core import naive
-from enet.core.naive import choose_solver, path_from_arrays, solve_path
+from enet.core.naive import choose_solver, solve_path
 from enet.core.path import enet_path
 from kkt import kkt_violation
+from naive_paths import dense_naive_path as path_from_arrays
+
 
 TIGHT = 1e-12
 SK_TIGHT = dict(tol=1e-15, max_iter=1_000_000)
@@ -211,3 +213,22 @@ def test_solve_path_records_the_choice(rng):
     same = solve_path(X[:, :20], y, solver="naive", l1_ratio=0.5, n_alphas=5, tol=TIGHT)
     assert forced.solver == "covariance" and same.solver == "naive"
     assert rel_err(forced.coef, same.coef) < 1e-8
+
+
+def test_lasso_path_to_interpolation_converges(rng):
+    """At the end of a lasso path on wide, block-correlated data the support nears n and
+    its Gram is ill-conditioned: coordinate descent crawls below the step tolerance while
+    the gap stays open. An exact step on the support must close it (this point used to run
+    to max_iter with a relative gap ~1e-5)."""
+    n, p, block = 200, 1000, 10
+    shared = rng.standard_normal((n, p // block))
+    X = np.sqrt(0.2) * rng.standard_normal((n, p)) + np.sqrt(0.8) * np.repeat(shared, block, 1)
+    beta = np.zeros(p)
+    beta[:20] = np.linspace(1.0, 2.0, 20) * (-1.0) ** np.arange(20)
+    y = X @ beta + rng.standard_normal(n) * (X @ beta).std() / 3.0
+    res = path_from_arrays(np.asfortranarray(X), y, l1_ratio=1.0, eps=1e-3, standardize=False,
+                           max_iter=5000)
+    cert = res.certificate
+    assert cert.converged.all() and np.all(cert.relative_gap <= 1e-7)
+    assert np.count_nonzero(res.coef[-1]) > 0.9 * n         # the regime that used to stall
+    assert_kkt(X, y, None, res, standardize=False)

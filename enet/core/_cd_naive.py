@@ -465,6 +465,43 @@ def _newton(idx, D, sparse, unit_w, v, st, beta, inv_scale, l1r, l2r, pf, lower,
         st[:] = old_s
 
 
+NEWTON_UNFIT, NEWTON_UNPAID, NEWTON_TAKEN = 0, 1, 2
+
+
+@njit(cache=True, nogil=True)
+def _support_newton(cand, n_cand, D, sparse, unit_w, v, st, beta, inv_scale, l1r, l2r, pf,
+                    lower, upper, free, Gc, slot, cached, n_cached, cache_max, nidx, col_cost,
+                    work):
+    """A Newton step on the nonzero, unclamped features among ``cand[:n_cand]``.
+
+    Taken only when their Gram columns fit in the cache and the sweeps since the last step
+    (``work``) have cost as much as the factorisation and the missing cache columns.
+    Returns ``(status, Gc, n_cached)``: NEWTON_UNFIT (too many features), NEWTON_UNPAID
+    (not yet paid for) or NEWTON_TAKEN.
+    """
+    n_new = 0
+    n_missing = 0
+    for t in range(n_cand):
+        j = cand[t]
+        if beta[j] != 0.0 and (free[j] or lower[j] < beta[j] < upper[j]):
+            nidx[n_new] = j
+            n_new += 1
+            if slot[j] < 0:
+                n_missing += 1
+    if n_new == 0 or n_cached + n_missing > cache_max:
+        return NEWTON_UNFIT, Gc, n_cached
+    cost = NEWTON_FLOP_WEIGHT * n_new ** 3 / 3.0 + n_missing * (n_cached + n_missing) * col_cost
+    if cost > work:
+        return NEWTON_UNPAID, Gc, n_cached
+    for j in nidx[:n_new]:
+        if slot[j] < 0:
+            Gc = _cache_add(j, D, sparse, unit_w, inv_scale, Gc, slot, cached, n_cached)
+            n_cached += 1
+    _newton(nidx[:n_new], D, sparse, unit_w, v, st, beta, inv_scale, l1r, l2r, pf, lower, upper,
+            free, Gc, slot, cand[:n_cand])
+    return NEWTON_TAKEN, Gc, n_cached
+
+
 @njit(cache=True, nogil=True)
 def _move(j, value, D, sparse, unit_w, v, st, beta, inv_scale):
     """Set ``beta[j] = value`` and update the residual."""
@@ -475,8 +512,8 @@ def _move(j, value, D, sparse, unit_w, v, st, beta, inv_scale):
 
 @njit(cache=True, nogil=True)
 def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio, pf, lower,
-               upper, beta, tol, coef_tol, max_iter, strong_prev_alpha, q, coefs, gaps, primals,
-               n_iters, kkts, converged, cache_max):
+               upper, beta, tol, coef_tol, max_iter, strong_prev_alpha, q, path_ptr, path_idx,
+               path_val, gaps, primals, n_iters, kkts, converged, cache_max):
     """Warm-started coordinate descent on X along a decreasing alpha grid.
 
     Parameters
@@ -493,7 +530,10 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
         than ``coef_tol * max|b|``.
     strong_prev_alpha : alpha used by the sequential strong rule for the first grid point.
     q : (p,) output: gradient ``Xt' W r`` of every feature at the last solution.
-    coefs, gaps, primals, n_iters, kkts, converged : outputs, one row/entry per alpha.
+    path_ptr, path_idx, path_val : the coefficient path in compressed rows (CSR, one row
+        per alpha): ``path_ptr`` (m + 1,) is filled; ``path_idx``/``path_val`` are buffers,
+        grown when full (a wide path is mostly zeros: dense rows would outweigh X).
+    gaps, primals, n_iters, kkts, converged : outputs, one entry per alpha.
     cache_max : most features whose Gram columns may be cached for the Newton step.
 
     Each alpha: the sequential strong rule (from the gradient at the previous solution)
@@ -504,6 +544,8 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
     have stopped moving. Once a full sweep moves nothing by more than ``coef_tol``, the
     gradient of every feature is computed from a freshly computed residual: KKT violators
     join the working set, and the duality gap over all features decides.
+
+    Returns ``(path_idx, path_val)``, the (possibly reallocated) buffers.
     """
     n = yc.shape[0]
     p = beta.shape[0]
@@ -589,28 +631,13 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
                 if n_sup == 6 or n_sup % 24 == 0 or newton_due:
                     # solve the settled support exactly (its Gram columns are cached); when
                     # the sweeps since the last one have not paid for it yet, retry each sweep
-                    n_new = 0
-                    n_missing = 0
-                    for t in range(n_act):
-                        j = act[t]
-                        if beta[j] != 0.0 and (free[j] or lower[j] < beta[j] < upper[j]):
-                            nidx[n_new] = j
-                            n_new += 1
-                            if slot[j] < 0:
-                                n_missing += 1
-                    cost = NEWTON_FLOP_WEIGHT * n_new ** 3 / 3.0 + \
-                        n_missing * (n_cached + n_missing) * col_cost
-                    fits = 0 < n_new and n_cached + n_missing <= cache_max
-                    newton_due = fits and cost > work
-                    if fits and not newton_due:
+                    status, Gc, n_cached = _support_newton(
+                        act, n_act, D, sparse, unit_w, v, st, beta, inv_scale, l1r, l2r, pf,
+                        lower, upper, free, Gc, slot, cached, n_cached, cache_max, nidx,
+                        col_cost, work)
+                    newton_due = status == NEWTON_UNPAID
+                    if status == NEWTON_TAKEN:
                         work = 0.0
-                        for j in nidx[:n_new]:
-                            if slot[j] < 0:
-                                Gc = _cache_add(j, D, sparse, unit_w, inv_scale, Gc, slot, cached,
-                                                n_cached)
-                                n_cached += 1
-                        _newton(nidx[:n_new], D, sparse, unit_w, v, st, beta, inv_scale, l1r,
-                                l2r, pf, lower, upper, free, Gc, slot, act[:n_act])
                         n_hist = 0
                         continue
                 # extrapolate the last ANDERSON_K + 1 iterates on the support
@@ -690,6 +717,15 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
                         tol * np.sqrt(max(yy, 1e-300)):
                     done = True
                     break
+            # the working set has settled but the gap has not closed: on an ill-conditioned
+            # support (nonzeros near n) coordinate descent crawls with steps below coef_tol,
+            # so solve the support exactly once the sweeps have paid for it
+            status, Gc, n_cached = _support_newton(
+                ws, n_ws, D, sparse, unit_w, v, st, beta, inv_scale, l1r, l2r, pf, lower,
+                upper, free, Gc, slot, cached, n_cached, cache_max, nidx, col_cost, work)
+            if status == NEWTON_TAKEN:
+                work = 0.0
+                continue
             wait = pause
             pause *= 2
         if not done:
@@ -698,10 +734,36 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
             primal, gap = duality_gap(q, beta, zeros, _y_dot_r(D, yc, v, st), alpha, l1_ratio,
                                       pf, lower, upper, free)
             gap = min(gap, primal - best_dual)
-        coefs[a] = beta
+        path_idx, path_val = _store_row(beta, a, path_ptr, path_idx, path_val)
         gaps[a], primals[a], n_iters[a], converged[a] = gap, primal, it, done
         kkts[a] = kkt_violation(q, beta, G_diag, alpha, l1_ratio, pf, lower, upper)
         prev_alpha = alpha
+    return path_idx, path_val
+
+
+@njit(cache=True, nogil=True)
+def _store_row(beta, a, ptr, idx, val):
+    """Append the nonzeros of ``beta`` as row ``a`` of a CSR path (buffers grow by half)."""
+    nnz = 0
+    for j in range(beta.shape[0]):
+        if beta[j] != 0.0:
+            nnz += 1
+    start = ptr[a]
+    if start + nnz > idx.shape[0]:
+        cap = max(start + nnz, idx.shape[0] + idx.shape[0] // 2)
+        bigger_i = np.empty(cap, dtype=idx.dtype)
+        bigger_v = np.empty(cap)
+        bigger_i[:start] = idx[:start]
+        bigger_v[:start] = val[:start]
+        idx, val = bigger_i, bigger_v
+    k = start
+    for j in range(beta.shape[0]):
+        if beta[j] != 0.0:
+            idx[k] = j
+            val[k] = beta[j]
+            k += 1
+    ptr[a + 1] = k
+    return idx, val
 
 
 @njit(cache=True, nogil=True)

@@ -87,8 +87,6 @@ def cross_validate_arrays(X, y, fold_ids: np.ndarray, *, sample_weight=None,
             n_alphas, eps) for r in l1_ratios])
     _check_path_memory(p, grids.shape[1], workers)
 
-    Xr = X.tocsr() if sp.issparse(X) else X
-    held_out = [(Xr[idx], y[idx], w[idx]) for idx in members]
 
     def solve(task: tuple[int, int]) -> FoldScore:
         """Held-out error along the grid; the fold's coefficient path is not kept."""
@@ -97,9 +95,12 @@ def cross_validate_arrays(X, y, fold_ids: np.ndarray, *, sample_weight=None,
         wk[members[k]] = 0.0
         res = path_from_arrays(X, y, sample_weight=wk, l1_ratio=float(l1_ratios[li]),
                                alphas=grids[li], **settings)
-        Xk, yk, wkk = held_out[k]
-        pred = Xk @ res.coef.T + res.intercept[None, :]
-        resid = yk[:, None] - pred
+        rows = members[k]
+        # the held-out rows are sliced here, not kept: all folds' slices together are a
+        # second copy of X
+        pred = _path_predictions(X[rows], res.coef) + res.intercept[None, :]
+        resid = y[rows][:, None] - pred
+        wkk = w[rows]
         return fold_score(li, k, (wkk @ (resid * resid)) / wkk.sum(), res)
 
     with one_blas_thread(), ThreadPoolExecutor(max_workers=workers) as pool:
@@ -131,3 +132,9 @@ def _check_path_memory(p: int, n_alphas: int, workers: int) -> None:
     if need > PATH_MEMORY_BUDGET:
         raise ValueError(f"{p:,} features x {n_alphas} alphas need {need / 2**30:.1f} GiB of "
                          f"coefficient paths; use fewer alphas (--n-alphas) or fewer features")
+
+
+def _path_predictions(X_rows, coef) -> np.ndarray:
+    """(rows, m) predictions (without intercept) of a path, dense or sparse on either side."""
+    pred = X_rows @ coef.T
+    return pred.toarray() if sp.issparse(pred) else np.asarray(pred)

@@ -91,16 +91,24 @@ def _run(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio, pf, l
     # least 8 MiB and at most 256 MiB
     x_bytes = D[0].nbytes + D[1].nbytes + D[2].nbytes
     cache_max = int(min(p, np.sqrt(min(max(x_bytes / 2, 8 << 20), 256 << 20) / 8)))
-    out = (np.zeros((m, p)), np.zeros(m), np.zeros(m), np.zeros(m, dtype=np.int64),
-           np.zeros(m), np.zeros(m, dtype=np.bool_))
+    stats = (np.zeros(m), np.zeros(m), np.zeros(m, dtype=np.int64), np.zeros(m),
+             np.zeros(m, dtype=np.bool_))
     q = np.zeros(p)
+    ptr = np.zeros(m + 1, dtype=np.int64)
+    # index type as scipy would choose it for the final matrix
+    itype = np.int32 if m * p < np.iinfo(np.int32).max else np.int64
+    cap = max(int(np.count_nonzero(beta)) * m, 1024)
     # one BLAS thread: the kernel's products are small, and threads only contend with the
     # caller's own parallelism (the kernel releases the GIL)
     with one_blas_thread():
-        naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, float(l1_ratio), pf,
-                   lo, up, beta, float(tol), float(tol), int(max_iter), float(prev_alpha), q, *out,
-                   cache_max)
-    return out, q
+        idx, val = naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas,
+                              float(l1_ratio), pf, lo, up, beta, float(tol), float(tol),
+                              int(max_iter), float(prev_alpha), q, ptr,
+                              np.empty(cap, dtype=itype), np.empty(cap), *stats, cache_max)
+    nnz = int(ptr[-1])
+    # copies trimmed to size, so that the buffers' slack is released
+    coefs = sp.csr_array((val[:nnz].copy(), idx[:nnz].copy(), ptr), shape=(m, p))
+    return (coefs, *stats), q
 
 
 def path_from_arrays(X, y, *, sample_weight=None, l1_ratio: float = 0.5,
@@ -136,7 +144,7 @@ def path_from_arrays(X, y, *, sample_weight=None, l1_ratio: float = 0.5,
     -------
     PathResult
         With ``solver == "naive"``. Without standardisation ``coef`` and ``coef_std`` are
-        the same array.
+        the same array. For sparse X they are ``scipy.sparse.csr_array`` (m, p).
     """
     if not 0.0 <= l1_ratio <= 1.0:
         raise ValueError(f"l1_ratio must be in [0, 1]; got {l1_ratio}")
@@ -199,6 +207,8 @@ def path_from_arrays(X, y, *, sample_weight=None, l1_ratio: float = 0.5,
         beta = np.clip(np.where(constant, 0.0, beta), lo, up)
     out, _ = _run(D, sparse, unit_w, yc, G_diag, inv_scale, constant, alphas, l1_ratio, pf, lo,
                   up, beta, tol, max_iter, max(amax, alphas[0]))
+    if not sparse:
+        out = (out[0].toarray(), *out[1:])      # dense X in, dense path out
     return finish_path(alphas, out, l1_ratio, tol, warn, scale, constant, mean,
                        y_mean, fit_intercept, solver="naive")
 

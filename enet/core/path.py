@@ -12,6 +12,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from enet.core._blas import one_blas_thread
 from enet.core._cd_gram import duality_gap, gram_path, kkt_violation
@@ -87,9 +88,12 @@ class PathResult:
     Attributes
     ----------
     alphas : ndarray (m,)  decreasing.
-    coef : ndarray (m, p)  raw-scale coefficients.
+    coef : ndarray (m, p)  raw-scale coefficients; a ``scipy.sparse.csr_array`` when the
+        naive solver ran on sparse X (a wide path is mostly zeros: dense it would outweigh
+        X). :meth:`coef_at` gives one point as a dense vector in either case.
     intercept : ndarray (m,)
-    coef_std : ndarray (m, p)  coefficients in solver (standardised) coordinates.
+    coef_std : ndarray (m, p)  coefficients in solver (standardised) coordinates (sparse
+        when ``coef`` is).
     l1_ratio : float
     x_mean, x_scale : ndarray (p,)  the centring and scaling used.
     y_mean : float
@@ -107,6 +111,23 @@ class PathResult:
     y_mean: float
     certificate: Certificate
     solver: str = "covariance"
+
+    def coef_at(self, k: int) -> np.ndarray:
+        """Raw-scale coefficients at path point ``k`` as a dense (p,) array."""
+        return _dense_row(self.coef, k)
+
+    def coef_std_at(self, k: int) -> np.ndarray:
+        """Solver-coordinate coefficients at path point ``k`` as a dense (p,) array."""
+        return _dense_row(self.coef_std, k)
+
+
+def _dense_row(a, k: int) -> np.ndarray:
+    if sp.issparse(a):
+        row = np.zeros(a.shape[1])
+        lo, hi = a.indptr[k], a.indptr[k + 1]
+        row[a.indices[lo:hi]] = a.data[lo:hi]
+        return row
+    return np.array(a[k])
 
 
 def default_eps(n_rows: int, n_features: int) -> float:
@@ -379,7 +400,7 @@ def finish_path(alphas: np.ndarray, out: tuple, l1_ratio: float, tol: float, war
     ``out`` is ``(coefs, gaps, primals, n_iters, kkts, converged)``.
     """
     coefs, gaps, primals, n_iters, kkts, converged = out
-    if not np.all(np.isfinite(coefs)):
+    if not np.all(np.isfinite(coefs.data if sp.issparse(coefs) else coefs)):
         raise FloatingPointError("the solver produced non-finite coefficients; "
                                  "check the data for extreme values")
     if warn and not converged.all():
@@ -393,11 +414,18 @@ def finish_path(alphas: np.ndarray, out: tuple, l1_ratio: float, tol: float, war
             f"({int((~converged).sum())} of {len(alphas)} path points): {why} after "
             f"{n_iters[k]} sweeps; increase max_iter (or tol)",
             ConvergenceWarning, stacklevel=3)
-    coefs[:, constant] = 0.0
-    # unscaled features: the raw and standardised coefficients are one array (a wide path's
-    # (m, p) output is often larger than X)
-    coef_raw = coefs if np.all(scale == 1.0) else coefs / scale
-    coef_raw[:, constant] = 0.0
+    if sp.issparse(coefs):
+        coefs.data[constant[coefs.indices]] = 0.0
+        coefs.eliminate_zeros()
+        # unscaled features: the raw and standardised coefficients are one matrix
+        coef_raw = coefs if np.all(scale == 1.0) else sp.csr_array(
+            (coefs.data / scale[coefs.indices], coefs.indices, coefs.indptr), shape=coefs.shape)
+    else:
+        coefs[:, constant] = 0.0
+        # unscaled features: the raw and standardised coefficients are one array (a wide
+        # path's (m, p) output is often larger than X)
+        coef_raw = coefs if np.all(scale == 1.0) else coefs / scale
+        coef_raw[:, constant] = 0.0
     intercept = y_mean - coef_raw @ x_mean if fit_intercept else np.zeros(len(alphas))
     cert = Certificate(n_iters, gaps, primals, kkts, converged, float(tol))
     return PathResult(alphas, coef_raw, intercept, coefs, float(l1_ratio), x_mean, scale,
