@@ -145,7 +145,7 @@ def load(name: str, small: bool = False, mmap: bool = False):
 
 
 def describe(X, y) -> str:
-    kind = f"CSR nnz={X.nnz:,}" if sp.issparse(X) else "dense"
+    kind = f"{X.format.upper()} nnz={X.nnz:,}" if sp.issparse(X) else "dense"
     return f"n={X.shape[0]:,} p={X.shape[1]:,} {kind}"
 
 

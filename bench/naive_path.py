@@ -11,7 +11,8 @@ multiple of the size of X (data + indices + indptr for sparse X). Times are wall
 seconds; CPU seconds are shown too because the machine may be shared.
 
     python bench/naive_path.py [--small] [--datasets D2,D3] [--peers enet,glmnet,sklearn]
-                               [--reps 1] [--enet-tol 1e-7,1e-6] [--markdown PATH]
+                               [--reps 1] [--enet-tol 1e-7,1e-6] [--format csr|csc]
+                               [--markdown PATH]
 """
 
 from __future__ import annotations
@@ -110,8 +111,10 @@ def warm_up(names, X, y):
         RUNNERS[name](Xs, ys, grid, peers.TOLS.get(name, 1e-7))
 
 
-def bench_dataset(name, small, names, reps, enet_tols, lines):
+def bench_dataset(name, small, names, reps, enet_tols, lines, fmt=None):
     X, y = datasets.load(name, small)
+    if fmt and sp.issparse(X) and X.format != fmt:
+        X = X.asformat(fmt)     # every peer receives the same format
     grid = alpha_grid(X, y, L1_RATIO, peers.N_ALPHAS, peers.EPS)
     xmb = x_bytes(X) / 2**20
     head = (f"{name}{' (small)' if small else ''}: {datasets.describe(X, y)}, X {xmb:.1f} MiB, "
@@ -159,6 +162,8 @@ def main() -> None:
     ap.add_argument("--enet-tol", default=str(peers.TOLS["enet"]),
                     help="comma-separated: one enet run per tolerance")
     ap.add_argument("--markdown", default=None, help="append the tables to this file")
+    ap.add_argument("--format", choices=["csr", "csc"], default=None,
+                    help="give sparse X to every peer in this format (default: as generated, CSR)")
     args = ap.parse_args()
     names = [p for p in args.peers.split(",") if p]
     for p in names:
@@ -173,7 +178,7 @@ def main() -> None:
     print(lines[0])
     for name in args.datasets.split(","):
         bench_dataset(name, args.small, names, args.reps,
-                      [float(t) for t in args.enet_tol.split(",")], lines)
+                      [float(t) for t in args.enet_tol.split(",")], lines, args.format)
     if args.markdown:
         with open(args.markdown, "a") as fh:
             fh.write("```\n" + "\n".join(lines) + "\n```\n")

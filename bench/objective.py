@@ -9,6 +9,7 @@ scipy.sparse matrix.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 
 def objective(X, y, intercept: float, coef, alpha: float, l1_ratio: float) -> float:
@@ -25,17 +26,24 @@ def objective(X, y, intercept: float, coef, alpha: float, l1_ratio: float) -> fl
 
 def objectives(X, y, intercepts, coefs, alphas, l1_ratio: float) -> np.ndarray:
     """F at every point of a path: ``coefs`` is (k, p), ``intercepts`` and ``alphas`` (k,)."""
-    coefs = np.atleast_2d(np.asarray(coefs, dtype=np.float64))
+    if sp.issparse(coefs):              # a path stored sparse (CSR, one row per alpha)
+        coefs = sp.csr_array(coefs, dtype=np.float64)
+        l1 = np.abs(coefs).sum(axis=1)
+        l2 = coefs.multiply(coefs).sum(axis=1)
+    else:
+        coefs = np.atleast_2d(np.asarray(coefs, dtype=np.float64))
+        l1 = np.abs(coefs).sum(axis=1)
+        l2 = np.einsum("kj,kj->k", coefs, coefs)
     intercepts = np.asarray(intercepts, dtype=np.float64).ravel()
     alphas = np.asarray(alphas, dtype=np.float64).ravel()
     y = np.asarray(y, dtype=np.float64).ravel()
     n = y.shape[0]
     # one (n, k) product instead of k matrix-vector products
-    fitted = np.asarray(X @ coefs.T)
+    fitted = X @ coefs.T
+    fitted = fitted.toarray() if sp.issparse(fitted) else np.asarray(fitted)
     resid = y[:, None] - intercepts[None, :] - fitted
     loss = np.einsum("ik,ik->k", resid, resid) / (2.0 * n)
-    pen = alphas * (l1_ratio * np.abs(coefs).sum(axis=1)
-                    + 0.5 * (1.0 - l1_ratio) * np.einsum("kj,kj->k", coefs, coefs))
+    pen = alphas * (l1_ratio * np.asarray(l1).ravel() + 0.5 * (1.0 - l1_ratio) * np.asarray(l2).ravel())
     return loss + pen
 
 

@@ -70,6 +70,10 @@ TOLS = {
     "skglm": 1e-6,         # D2-small path: 3e-8 (1e-5 gives 1.5e-6)
     "glmnet": 1e-13,       # D2-small path: 8.7e-8 (1e-12 gives 7.6e-7)
 }
+# enet where it runs the naive solver (wide or sparse X, ``enet.core.naive.choose_solver``): its
+# step rule (no coefficient moved by more than tol * max|b|) makes 1e-6 reach 1.5e-8 on D2,
+# 4.3e-8 on D3 and 4.6e-8 on the small D2 (bench/results_naive.md)
+ENET_NAIVE_TOL = 1e-6
 REF_TOL = 1e-12   # the tight enet run that defines the reference objective
 MAX_ITER = 100_000
 
@@ -108,6 +112,7 @@ def _centred_or_offset(X, y):
 
 
 def _out(alphas, r, intercepts, coefs, notes=(), **extra) -> dict:
+    coefs = coefs.toarray() if hasattr(coefs, "toarray") else coefs    # a sparse path
     coefs = np.atleast_2d(np.asarray(coefs, dtype=np.float64))
     return dict(alphas=np.asarray(alphas, dtype=np.float64).ravel(), l1_ratio=float(r),
                 intercepts=np.asarray(intercepts, dtype=np.float64).ravel(), coefs=coefs,
@@ -140,22 +145,32 @@ def manual_cv(path_fn, X, y, prob, tol) -> dict:
 # ---------------------------------------------------------------------------------------------
 # enet
 # ---------------------------------------------------------------------------------------------
+def _enet_tol(X, tol):
+    """The suite's tolerance for the solver enet will choose for X (unless one was given)."""
+    from enet.core.naive import choose_solver
+    n, p = X.shape
+    nnz = X.nnz if sp.issparse(X) else n * p
+    naive = choose_solver(n, p, nnz / max(n * p, 1)) == "naive"
+    return ENET_NAIVE_TOL if naive and tol == TOLS["enet"] else tol
+
+
 def enet_fit(task, X, y, prob, tol):
     import enet
+    tol = _enet_tol(X, tol)
     if task == "T1":
         m = enet.ElasticNet(alpha=prob["alpha"], l1_ratio=prob["l1_ratio"], standardize=False,
                             tol=tol, max_iter=MAX_ITER).fit(X, y)
-        return _out([prob["alpha"]], prob["l1_ratio"], [m.intercept_], [m.coef_])
+        return _out([prob["alpha"]], prob["l1_ratio"], [m.intercept_], [m.coef_], tol=tol)
     if task == "T2":
         from enet.core.naive import solve_path     # covariance or naive, chosen from X
         res = solve_path(X, y, l1_ratio=prob["l1_ratio"], alphas=prob["grid"],
                          standardize=False, tol=tol, max_iter=MAX_ITER)
-        return _out(res.alphas, prob["l1_ratio"], res.intercept, res.coef)
+        return _out(res.alphas, prob["l1_ratio"], res.intercept, res.coef, tol=tol)
     grids = np.vstack([prob["grids"][r] for r in prob["ratios"]])
     m = enet.ElasticNetCV(l1_ratio=prob["ratios"], alphas=grids, cv=prob["splits"],
                           standardize=False, tol=tol, max_iter=MAX_ITER).fit(X, y)
     return _out([m.alpha_], m.l1_ratio_, [m.intercept_], [m.coef_], alpha_sel=m.alpha_,
-                l1_ratio_sel=m.l1_ratio_)
+                l1_ratio_sel=m.l1_ratio_, tol=tol)
 
 
 # ---------------------------------------------------------------------------------------------

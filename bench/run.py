@@ -108,6 +108,8 @@ def child(cfg: dict) -> dict:
            "rss": _maxrss_mb(), "nnz": [int(np.count_nonzero(c)) for c in out["coefs"]]}
     if "alpha_sel" in out:
         res["sel"] = [float(out["alpha_sel"]), float(out["l1_ratio_sel"])]
+    if "tol" in out:
+        res["tol"] = float(out["tol"])      # the adapter chose one for this data
     return res
 
 
@@ -232,7 +234,8 @@ def run_case(ds: str, task: str, args, plist: list[str], versions: dict) -> dict
     rows = []
     enet_t = statistics.median([r["time"] for r in ok["enet"]]) if ok.get("enet") else None
     for p in plist:
-        row = {"peer": p, "version": versions.get(p, ""), "tol": peers.TOLS[p]}
+        row = {"peer": p, "version": versions.get(p, ""),
+               "tol": ok[p][0].get("tol", peers.TOLS[p]) if ok[p] else peers.TOLS[p]}
         if not ok[p]:
             bad = runs[p][-1]
             row["status"] = bad["status"] + (f": {bad['error']}" if bad.get("error") else "")
