@@ -103,7 +103,7 @@ class _Moments:
         mc = v.mean(axis=0)
         m2c = ((v - mc) ** 2).sum(axis=0)
         if self.n == 0:
-            self.n, self.mean, self.m2 = float(m), mc, m2c
+            self.n, self.mean, self.m2 = float(m), np.atleast_1d(mc), np.atleast_1d(m2c)
             return
         total = self.n + m
         delta = mc - self.mean
