@@ -19,12 +19,15 @@ __all__ = ["cv_curve", "coefficient_paths", "coefficient_bars", "residual_plot",
 _DPI = 100
 
 
-def _figure(width: float = 7.0, height: float = 4.2):
+def _figure(width: float = 7.0, height: float = 4.2, left: float = 0.11,
+            bottom: float = 0.13):
     try:
         from matplotlib.figure import Figure
     except ImportError:
         raise UsageError("reports need matplotlib: pip install 'enet[report]'") from None
-    fig = Figure(figsize=(width, height), dpi=_DPI, layout="constrained")
+    # fixed margins: a layout engine would triple the rendering time
+    fig = Figure(figsize=(width, height), dpi=_DPI)
+    fig.subplots_adjust(left=left, right=0.97, bottom=bottom, top=0.9)
     return fig, fig.subplots()
 
 
@@ -113,7 +116,8 @@ def coefficient_paths(model, top: int = 12) -> bytes:
 def coefficient_bars(model, top: int = 30) -> bytes:
     """Nonzero standardised coefficients, largest magnitude at the top."""
     rows = model.nonzero_coefficients()[:top]
-    fig, ax = _figure(7.0, max(2.5, 0.28 * len(rows) + 1.2))
+    fig, ax = _figure(7.0, max(2.5, 0.28 * len(rows) + 1.2), left=0.3,
+                      bottom=0.6 / max(2.5, 0.28 * len(rows) + 1.2))
     names = [r[0] for r in rows][::-1]
     values = [r[2] for r in rows][::-1]
     ax.barh(range(len(values)), values,
@@ -148,7 +152,8 @@ def stability_bars(model, top: int = 30) -> bytes | None:
     if freq is None:
         return None
     order = np.argsort(-freq, kind="stable")[:top][::-1]
-    fig, ax = _figure(7.0, max(2.5, 0.28 * len(order) + 1.2))
+    fig, ax = _figure(7.0, max(2.5, 0.28 * len(order) + 1.2), left=0.3,
+                      bottom=0.6 / max(2.5, 0.28 * len(order) + 1.2))
     ax.barh(range(len(order)), freq[order], color="#2f855a")
     ax.set_yticks(range(len(order)), [model.features[j] for j in order], fontsize=8)
     ax.set_xlim(0, 1)
@@ -170,7 +175,7 @@ def drift_histogram(row: dict) -> bytes:
         labels = ([f"<= {e[0]:.3g}"] if e else ["all"]) + \
                  [f"({e[i]:.3g}, {e[i + 1]:.3g}]" for i in range(len(e) - 1)] + \
                  ([f"> {e[-1]:.3g}"] if e else [])
-    fig, ax = _figure(7.0, 3.4)
+    fig, ax = _figure(7.0, 3.6, bottom=0.32)
     x = np.arange(len(train))
     ax.bar(x - 0.2, train, width=0.4, label="training", color="#718096")
     ax.bar(x + 0.2, new, width=0.4, label="new data", color="#dd6b20")
