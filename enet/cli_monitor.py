@@ -77,7 +77,7 @@ def write_training_report(model, path, title: str, lineage=None) -> str | None:
         import matplotlib  # noqa: F401
     except ImportError:
         err.print("note: no report written: matplotlib is not installed "
-                  "(pip install 'enet[report]')", highlight=False)
+                  "(pip install 'enet[report]')", highlight=False, soft_wrap=True)
         return None
     from enet.report import training_report, write_report
     return write_report(training_report(model, title, lineage), path)
@@ -145,7 +145,7 @@ def monitor(
             _print_monitor(result, top)
         line = f"{result.status}: {result.rows:,} rows, {len(result.breaches)} breach(es)"
         err.print(("[bold red]" if result.exit_code else "[green]") + escape(line) + "[/]",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     raise typer.Exit(result.exit_code)
 
 
@@ -167,16 +167,16 @@ def _print_monitor(result, top: int) -> None:
     p = result.prediction
     out.print(f"predictions: PSI {_f(p['psi'])}, KS {_f(p['ks'])}, mean {p['mean_train']:.5g} "
               f"-> {_f(p['mean_new'], '.5g')}, sd {p['sd_train']:.5g} -> {_f(p['sd_new'], '.5g')}",
-              highlight=False)
+              highlight=False, soft_wrap=True)
     a = result.accuracy
     if a and a.get("rows"):
         out.print(f"accuracy on {a['rows']:,} labelled rows: RMSE {a['rmse']:.5g} (CV "
                   f"{a['cv_rmse']:.5g}, gap {a['rmse_gap']:+.1%}), MAE {a['mae']:.5g}, R^2 "
-                  f"{_f(a['r2'], '.4f')} (CV {_f(a.get('cv_r2'), '.4f')})", highlight=False)
+                  f"{_f(a['r2'], '.4f')} (CV {_f(a.get('cv_r2'), '.4f')})", highlight=False, soft_wrap=True)
     for b in result.breaches:
-        out.print(f"[bold red]breach:[/] {escape(b)}", highlight=False)
+        out.print(f"[bold red]breach:[/] {escape(b)}", highlight=False, soft_wrap=True)
     for n in result.notes:
-        out.print(f"note: {escape(n)}", highlight=False)
+        out.print(f"note: {escape(n)}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -214,17 +214,17 @@ def retrain(
         with _progress(quiet) as progress:
             res = run_retrain(reg, model, data, pol, force, reason, progress=progress)
         if res["decision"] == "skipped":
-            out.print(f"skipped: {escape(res['reason'])}", highlight=False)
+            out.print(f"skipped: {escape(res['reason'])}", highlight=False, soft_wrap=True)
             return
         name = model.split("@")[0].split("/")[0]
         out.print(f"retrained: {escape(res['reason'])}; registered {escape(name)}/"
                   f"{res['challenger']} (parent {res['champion']}) as "
-                  f"@{escape(pol.challenger_alias)}", highlight=False)
+                  f"@{escape(pol.challenger_alias)}", highlight=False, soft_wrap=True)
         for g in res["gates"]:
             out.print(f"gate {g['gate']}: {'pass' if g['passed'] else 'FAIL'} "
-                      f"({escape(g['detail'])})", highlight=False)
+                      f"({escape(g['detail'])})", highlight=False, soft_wrap=True)
         if res["promoted"]:
-            out.print(f"{escape(name)}@champion -> {res['challenger']}", highlight=False)
+            out.print(f"{escape(name)}@champion -> {res['challenger']}", highlight=False, soft_wrap=True)
         if report is not None:
             write_training_report(res["model"], report, f"{name}/{res['challenger']}",
                                   _lineage((name, res["challenger"]), registry))
@@ -254,7 +254,7 @@ def report(
         path = write_training_report(m, output, model, _lineage(key, registry))
         if path is None:
             raise UsageError("reports need matplotlib: pip install 'enet[report]'")
-        out.print(f"wrote {escape(path)}", highlight=False)
+        out.print(f"wrote {escape(path)}", highlight=False, soft_wrap=True)
 
 
 @app.command("retrain-log")
