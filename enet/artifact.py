@@ -26,7 +26,9 @@ from enet.model import Model
 __all__ = ["FORMAT_VERSION", "save_model", "load_model", "check_output_path", "model_digest"]
 
 FORMAT_NAME = "enet-model"
-FORMAT_VERSION = 2
+# 3: the training profile for drift monitoring (profile.drift + drift_* arrays), optional
+# stability selection frequencies; versions 1 and 2 load unchanged (no drift profile)
+FORMAT_VERSION = 3
 _MANIFEST = "model.json"
 
 

@@ -250,6 +250,11 @@ def train(
     parent: Annotated[Optional[int], typer.Option(
         help="With --register: the version this model was retrained from.")] = None,
     registry: RegistryOpt = None,
+    stability: Annotated[int, typer.Option(
+        min=0, help="Stability selection: selection frequency of each feature over this many "
+                    "half-sample fits at the chosen alpha and l1_ratio (0 = off).")] = 0,
+    report: Annotated[bool, typer.Option(
+        "--report/--no-report", help="Write MODEL.report.html next to the model.")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
 ) -> None:
     """Cross-validate over alpha x l1_ratio, refit on all rows and write the model.
@@ -278,7 +283,7 @@ def train(
                              impute_value=impute_value, missing_indicator=missing_indicator,
                              min_frequency=min_frequency, max_levels=max_levels,
                              solver=solver, na_values=list(na_value or []),
-                             default_na=not no_default_na)
+                             default_na=not no_default_na, stability=stability)
         config.validate()
         csv = _csv_options(delimiter, quote_char, no_quoting, encoding, na_value)
         check_output_path(output)          # fail before a long training, not after
@@ -295,11 +300,22 @@ def train(
         save_model(model, output)
         if not quiet:
             _print_summary(model, str(output), elapsed)
+        lineage = None
         if register:
             from enet.registry import open_registry
             v = open_registry(registry).register(register, model, description, parent=parent)
+            lineage = [{"version": v.version, "created": v.created, "parent": v.parent,
+                        "cv_rmse": v.summary.get("cv_rmse"), "description": v.description,
+                        "aliases": v.aliases}]
             if not quiet:
                 err.print(f"registered {escape(v.ref)}", highlight=False)
+        if report:
+            from enet.cli_monitor import write_training_report
+            from enet.report import default_report_path
+            written = write_training_report(model, default_report_path(output), str(output),
+                                            lineage)
+            if written and not quiet:
+                err.print(f"wrote {escape(written)}", highlight=False)
         if mlflow_uri:
             from enet.mlflow_export import log_to_mlflow
             run = log_to_mlflow(model, output, mlflow_uri)
@@ -438,9 +454,33 @@ def inspect(
         c.add_column("feature")
         c.add_column("coef", justify="right")
         c.add_column("standardised", justify="right")
+        freq = m.arrays.get("stability_frequency")
+        if freq is not None:
+            c.add_column("selected", justify="right")
         for name, raw, std in m.nonzero_coefficients()[:top]:
-            _row(c, name, f"{raw:.8g}", f"{std:.6g}")
+            extra = [f"{freq[m.features.index(name)]:.0%}"] if freq is not None else []
+            _row(c, name, f"{raw:.8g}", f"{std:.6g}", *extra)
         out.print(c)
+        _print_stability(m, top)
+
+
+def _print_stability(m, top: int) -> None:
+    """Stability selection frequencies and the drift profile's presence."""
+    info = m.metrics.get("stability_selection")
+    if info:
+        freq = m.arrays["stability_frequency"]
+        unselected = [m.features[j] for j in np.argsort(-freq, kind="stable")
+                      if m.coef[j] == 0 and freq[j] > 0][:top]
+        out.print(f"stability selection: {info['fits']} half-sample fits (random halves of "
+                  f"{info['blocks']} row blocks) at alpha {info['alpha']:.6g}, l1_ratio "
+                  f"{info['l1_ratio']:g}; column 'selected' is each feature's selection "
+                  f"frequency" + (f"; also selected sometimes: {escape(', '.join(unselected))}"
+                                  if unselected else ""), highlight=False)
+    drift = m.profile.get("drift")
+    out.print("drift profile: " + (f"{len(drift['inputs'])} inputs, predictions and CV "
+                                   f"residuals (enet monitor can check this model)" if drift
+                                   else "none (trained before model format 3; retrain to "
+                                        "monitor)"), highlight=False)
 
 
 def _inputs_table(m) -> Table:
@@ -683,6 +723,9 @@ def registry_export(
         out.print(f"wrote MLflow model {escape(str(out_dir))}", highlight=False)
 
 
+from enet import cli_monitor  # noqa: E402,F401  (registers monitor, retrain, report)
+
+
 def main() -> None:
     """Entry point of the ``enet`` script."""
     import warnings
@@ -703,5 +746,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # run the imported module's app, on which the other command modules register
+    from enet.cli import main as _main
+    _main()
     sys.exit(0)

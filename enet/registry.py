@@ -248,13 +248,15 @@ class Registry:
 
     def promote(self, name: str, version: int, alias: str = "champion",
                 max_rmse_increase: float = 0.05, allow_schema_change: bool = False,
-                force: bool = False, reason: str = "") -> dict:
+                force: bool = False, reason: str = "", dry_run: bool = False) -> dict:
         """Move ``alias`` to ``version`` if the promotion gates pass.
 
         Gates, against the version the alias points at now (none if unset): the
         required inputs are the same (unless ``allow_schema_change``); the CV RMSE is
         at most ``(1 + max_rmse_increase)`` times the current one. ``force`` moves the
-        alias anyway and needs a ``reason``, which the audit log keeps.
+        alias anyway and needs a ``reason``, which the audit log keeps. ``dry_run``
+        evaluates the gates and returns them (``passed`` says whether all passed)
+        without moving the alias or raising.
 
         Returns
         -------
@@ -287,6 +289,9 @@ class Registry:
                                     "detail": f"{rn:.6g} vs {ro:.6g} (limit {limit:.6g})"})
             result["stability"] = compare_coefficients(old, new)
         failed = [g for g in result["gates"] if not g["passed"]]
+        result["passed"] = not failed
+        if dry_run:
+            return result
         if failed and not force:
             raise GateError(f"{name}/{version} not promoted to @{alias}: " + "; ".join(
                 f"{g['gate']} gate failed ({g['detail']})" for g in failed) +

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from enet.core.cv import CVResult, assign_group_folds, cross_validated_fit, kfold_ids, sum_stats
-from enet.core.path import DEFAULT_MAX_ITER, DEFAULT_TOL, PathResult
+from enet.core.path import DEFAULT_MAX_ITER, DEFAULT_TOL, PathResult, path_from_stats
 from enet.core.stats import FoldAccumulator, SufficientStats
 from enet.data.encode import Encoder, MissingValueFound
 from enet.data.manifest import FeatureManifest, InputColumn
@@ -29,6 +29,8 @@ from enet.data.schema import (TRAINING_HINT, ColumnRoles, SchemaOptions, as_text
                               check_weights, decide_kinds, resolve_columns, scan_inputs)
 from enet.exceptions import DataError, UsageError
 from enet.model import Model
+from enet.monitor.profile import TrainingProfiler
+from enet.stability_selection import block_ids, blocks_per_fold, selection_frequencies
 
 __all__ = ["TrainConfig", "train_file", "train_table", "train_matrix", "train_model",
            "build_model", "TrainSummary"]
@@ -71,6 +73,7 @@ class TrainConfig:
     solver: str = "auto"
     na_values: list[str] = field(default_factory=list)
     default_na: bool = True
+    stability: int = 0
 
     @property
     def schema_options(self) -> SchemaOptions:
@@ -110,6 +113,13 @@ class TrainConfig:
             raise UsageError(f"--tol must be a positive number; got {self.tol}")
         if not 1 <= self.max_iter < 2**62:
             raise UsageError(f"--max-iter must be between 1 and 2^62; got {self.max_iter}")
+        if isinstance(self.stability, bool) or not 0 <= self.stability <= 100_000:
+            raise UsageError(f"--stability must be a number of fits between 0 and 100000; got "
+                             f"{self.stability}")
+        if self.stability and self.solver == "naive":
+            raise UsageError("--stability works from the statistics of row blocks, which the "
+                             "naive solver does not use; drop --stability or pass --solver "
+                             "covariance")
 
 
 @dataclass
@@ -194,9 +204,12 @@ class _Rows:
 
 def _training_blocks(source: TableSource, encoder: Encoder, roles: ColumnRoles,
                      config: TrainConfig, group_folds: dict[str, int] | None,
-                     progress: Progress | None, rows: _Rows
-                     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]]:
-    """(X, y, w, fold) of the rows with a target, block by block (second pass)."""
+                     progress: Progress | None, rows: _Rows,
+                     profiler: TrainingProfiler | None = None
+                     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray,
+                                         np.ndarray]]:
+    """(X, y, w, fold, row numbers) of the rows with a target, block by block (second
+    pass); ``profiler`` sees every block."""
     extra_numeric = [roles.target] + ([roles.weight] if roles.weight else [])
     extra_text = [roles.group] if roles.group else []
     hints = {c: TRAINING_HINT.format(name=c) for c in encoder.numeric + encoder.booleans}
@@ -219,36 +232,49 @@ def _training_blocks(source: TableSource, encoder: Encoder, roles: ColumnRoles,
                             dtype=np.int64)
         else:
             fold = kfold_ids(offset, m, config.folds, config.seed)
+        row_ids = np.arange(offset, offset + m, dtype=np.int64)
         if not keep.all():
             rows.dropped += int(m - keep.sum())
-            X, y, fold = X[keep], y[keep], fold[keep]
+            X, y, fold, row_ids = X[keep], y[keep], fold[keep], row_ids[keep]
             w = w[keep] if w is not None else None
+        if profiler is not None:
+            profiler.update(batch, keep, X, y, w, fold, row_ids)
         if X.shape[0]:
-            yield X, y, w, fold
+            yield X, y, w, fold, row_ids
 
 
 def _accumulate(source: TableSource, encoder: Encoder, roles: ColumnRoles, config: TrainConfig,
-                group_folds: dict[str, int] | None, progress: Progress | None
-                ) -> tuple[list[SufficientStats], _Range, TrainSummary]:
-    acc = FoldAccumulator(encoder.width, config.folds)
+                group_folds: dict[str, int] | None, progress: Progress | None,
+                profiler: TrainingProfiler | None = None
+                ) -> tuple[list[SufficientStats], _Range, TrainSummary, list | None]:
+    """Per-fold statistics (and, with ``config.stability``, per-block statistics whose
+    sums per fold are the folds': the same pass, the same work)."""
+    per_fold = blocks_per_fold(config.folds, encoder.width) if config.stability else 1
+    acc = FoldAccumulator(encoder.width, config.folds * per_fold)
     ranges = _Range()
     rows = _Rows()
-    for X, y, w, fold in _training_blocks(source, encoder, roles, config, group_folds, progress,
-                                          rows):
-        acc.update(X, y, w, fold)
+    for X, y, w, fold, row_ids in _training_blocks(source, encoder, roles, config, group_folds,
+                                                   progress, rows, profiler):
+        acc.update(X, y, w, block_ids(row_ids, fold, per_fold, config.seed) if per_fold > 1
+                   else fold)
         ranges.update(X)
     summary = rows.summary(source, roles, config)
-    return acc.folds(), ranges, summary
+    stats = acc.folds()
+    if per_fold == 1:
+        return stats, ranges, summary, (stats if config.stability else None)
+    folds = [sum_stats(stats[k * per_fold:(k + 1) * per_fold]) for k in range(config.folds)]
+    return folds, ranges, summary, stats
 
 
 def _materialize(source: TableSource, encoder: Encoder, roles: ColumnRoles, config: TrainConfig,
-                 group_folds: dict[str, int] | None, progress: Progress | None, n_rows: int):
+                 group_folds: dict[str, int] | None, progress: Progress | None, n_rows: int,
+                 profiler: TrainingProfiler | None = None):
     """The encoded training rows in one Fortran-ordered matrix (for the naive solver)."""
     X = np.empty((n_rows, encoder.width), order="F")
     y, w, fold = np.empty(n_rows), np.ones(n_rows), np.empty(n_rows, dtype=np.int64)
     rows, at = _Rows(), 0
-    for Xb, yb, wb, fb in _training_blocks(source, encoder, roles, config, group_folds,
-                                           progress, rows):
+    for Xb, yb, wb, fb, _ in _training_blocks(source, encoder, roles, config, group_folds,
+                                              progress, rows, profiler):
         m = Xb.shape[0]
         if at + m > n_rows:
             raise DataError(f"{source.path}: the file changed while it was read")
@@ -306,8 +332,18 @@ def _check_learnable(total: SufficientStats, source: str, manifest: FeatureManif
 
 
 def build_model(folds: list[SufficientStats], manifest: FeatureManifest, config: TrainConfig,
-                profile: dict | None = None, lineage: dict | None = None) -> Model:
-    """Cross-validate per-fold statistics and package the selected fit as a Model."""
+                profile: dict | None = None, lineage: dict | None = None,
+                profiler: TrainingProfiler | None = None,
+                blocks: list[SufficientStats] | None = None) -> Model:
+    """Cross-validate per-fold statistics and package the selected fit as a Model.
+
+    Parameters
+    ----------
+    profiler : TrainingProfiler, optional
+        What the statistics pass profiled: adds the drift profile to the model.
+    blocks : list of SufficientStats, optional
+        Statistics of row blocks, for stability selection (``config.stability`` fits).
+    """
     try:
         cvr, path = cross_validated_fit(
             folds, l1_ratios=config.l1_ratios, n_alphas=config.n_alphas, eps=config.eps,
@@ -319,8 +355,36 @@ def build_model(folds: list[SufficientStats], manifest: FeatureManifest, config:
     li, ai = cvr.best_index
     coef, intercept = path.coef_at(ai), float(path.intercept[ai])
     train_mse = float(total.weighted_sse(coef[None, :], np.array([intercept]))[0] / total.sum_w)
-    _, _, yy = total.moments(centred=True)
-    return _assemble(cvr, path, train_mse, yy, manifest, config, profile or {}, lineage or {})
+    xx, _, yy = total.moments(centred=True)
+    model = _assemble(cvr, path, train_mse, yy, manifest, config, profile or {}, lineage or {})
+    grid = cvr.alphas[li, :ai + 1]
+    settings = dict(fit_intercept=config.fit_intercept, standardize=config.standardize,
+                    tol=config.tol, max_iter=config.max_iter)
+    if profiler is not None:
+        # each fold's model at the chosen point: held-out residuals of the row sample
+        fold_models = {}
+        for k, f in enumerate(folds):
+            res = path_from_stats(total - f, l1_ratio=float(cvr.l1_ratios[li]), alphas=grid,
+                                  warn=False, **settings)
+            fold_models[k] = (res.coef[-1], float(res.intercept[-1]))
+        mean = intercept + float(coef @ total.mean_x)
+        sd = float(np.sqrt(max(coef @ xx @ coef, 0.0)))
+        _attach_profile(model, profiler, fold_models, mean, sd)
+    if blocks is not None and config.stability:
+        freq, info = selection_frequencies(blocks, l1_ratio=float(cvr.l1_ratios[li]),
+                                           alphas=grid, n_fits=config.stability,
+                                           seed=config.seed, **settings)
+        model.arrays["stability_frequency"] = freq
+        model.metrics["stability_selection"] = info
+    return model
+
+
+def _attach_profile(model: Model, profiler: TrainingProfiler, fold_models: dict | None,
+                    mean: float | None, sd: float | None) -> None:
+    doc, arrays = profiler.finish(model.coef, model.intercept, fold_models, mean, sd,
+                                  model.features)
+    model.profile["drift"] = doc
+    model.arrays.update(arrays)
 
 
 def _assemble(cvr: CVResult, path: PathResult, train_mse: float, yy: float,
@@ -468,7 +532,9 @@ def _train_source(source: TableSource, config: TrainConfig, progress: Progress |
         # optimistic single pass; the first missing feature value sends us to two passes
         try:
             encoder = Encoder(inputs, allow_missing=False, na_values=tuple(config.na_values))
-            folds, ranges, summary = _accumulate(source, encoder, roles, config, None, progress)
+            profiler = TrainingProfiler(inputs, config.na_values, config.seed)
+            folds, ranges, summary, blocks = _accumulate(source, encoder, roles, config, None,
+                                                         progress, profiler)
         except MissingValueFound:
             inputs = None
     if inputs is None:
@@ -482,17 +548,22 @@ def _train_source(source: TableSource, config: TrainConfig, progress: Progress |
         inputs, input_profile = scan.inputs, scan.profile
         encoder = Encoder(inputs, na_values=tuple(config.na_values))
         n_used = scan.rows_read - scan.rows_dropped
+        profiler = TrainingProfiler(inputs, config.na_values, config.seed)
         if _table_solver(config, n_used, encoder.width) == "naive":
+            if config.stability:
+                raise UsageError(f"{source.path}: this table is trained with the naive solver "
+                                 f"(wide data), and --stability needs the statistics of row "
+                                 f"blocks; drop --stability or pass --solver covariance")
             X, y, w, fold, summary = _materialize(source, encoder, roles, config, group_folds,
-                                                  progress, n_used)
+                                                  progress, n_used, profiler)
             manifest = _manifest(inputs, roles, config)
             profile = {"n_rows": int(n_used), "rows_read": summary.rows_read,
                        "rows_dropped_missing_target": summary.rows_dropped_missing_target,
                        "inputs": input_profile}
             return _fit_arrays(X, y, w, fold, manifest, config, profile,
-                               _lineage(source, n_used), source.path)
-        folds, ranges, summary = _accumulate(source, encoder, roles, config, group_folds,
-                                             progress)
+                               _lineage(source, n_used), source.path, profiler)
+        folds, ranges, summary, blocks = _accumulate(source, encoder, roles, config,
+                                                     group_folds, progress, profiler)
     total = sum_stats(folds)
     if total.sum_w <= 0:
         raise DataError(f"{source.path}: the weights sum to zero; nothing to fit")
@@ -510,14 +581,15 @@ def _train_source(source: TableSource, config: TrainConfig, progress: Progress |
                             for j, f in enumerate(manifest.features)},
                "target": {"mean": float(total.mean_y), "sd": float(np.sqrt(yy))}}
     try:
-        return build_model(folds, manifest, config, profile, _lineage(source, total.n_rows))
+        return build_model(folds, manifest, config, profile, _lineage(source, total.n_rows),
+                           profiler, blocks)
     except DataError as exc:
         raise DataError(f"{source.path}: {exc}") from None
 
 
 def _fit_arrays(X, y: np.ndarray, w: np.ndarray | None, fold: np.ndarray,
                 manifest: FeatureManifest, config: TrainConfig, profile: dict, lineage: dict,
-                source: str) -> Model:
+                source: str, profiler: TrainingProfiler | None = None) -> Model:
     """Cross-validate and fit with the naive solver on X in memory (dense or sparse)."""
     from enet.core.cv_naive import cross_validated_fit_arrays
 
@@ -541,7 +613,15 @@ def _fit_arrays(X, y: np.ndarray, w: np.ndarray | None, fold: np.ndarray,
     train_mse = float(wn @ (resid * resid) / wn.sum())
     profile = dict(profile, sum_weights=float(wn.sum()),
                    target={"mean": mean_y, "sd": float(np.sqrt(yy))})
-    return _assemble(cvr, path, train_mse, yy, manifest, config, profile, lineage)
+    model = _assemble(cvr, path, train_mse, yy, manifest, config, profile, lineage)
+    if profiler is not None:
+        # X is in memory: the predictions' mean and sd are exact; the naive CV keeps no
+        # fold models, so the residual summary is the training (in-sample) one only
+        fitted = y - resid
+        mean = float(wn @ fitted / wn.sum())
+        sd = float(np.sqrt(wn @ (fitted - mean) ** 2 / wn.sum()))
+        _attach_profile(model, profiler, None, mean, sd)
+    return model
 
 
 def train_matrix(path: str | os.PathLike, config: TrainConfig,
@@ -586,16 +666,23 @@ def _train_on_matrix(X, y: np.ndarray, index_base: int, fmt: str, config: TrainC
                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                "versions": _versions()}
     if solver == "naive":
+        if config.stability:
+            raise UsageError(f"{label}: this matrix is trained with the naive solver (wide or "
+                             f"sparse data), and --stability needs the statistics of row "
+                             f"blocks; drop --stability or pass --solver covariance")
         return _fit_arrays(X.tocsc() if sp.issparse(X) else X, y, None, fold, manifest, config,
                            profile, lineage, label)
-    acc = FoldAccumulator(p, config.folds)
-    acc.update_blocks(X, y, None, fold)
-    folds = acc.folds()
+    per_fold = blocks_per_fold(config.folds, p) if config.stability else 1
+    acc = FoldAccumulator(p, config.folds * per_fold)
+    acc.update_blocks(X, y, None, block_ids(np.arange(n), fold, per_fold, config.seed))
+    blocks = acc.folds()
+    folds = [sum_stats(blocks[k * per_fold:(k + 1) * per_fold]) for k in range(config.folds)]
     total = sum_stats(folds)
     _check_learnable(total, label, manifest)
     _, _, yy = total.moments(centred=True)
     profile["target"] = {"mean": float(total.mean_y), "sd": float(np.sqrt(yy))}
-    return build_model(folds, manifest, config, profile, lineage)
+    return build_model(folds, manifest, config, profile, lineage,
+                       blocks=blocks if config.stability else None)
 
 
 def _train_sparse(X, y, config: TrainConfig) -> Model:
