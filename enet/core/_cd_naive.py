@@ -368,11 +368,12 @@ def _cache_add(j, D, sparse, unit_w, inv_scale, Gc, slot, cached, n_cached):
     """Add column j to the Gram cache: its products with every cached column.
 
     ``Gc[slot[a], slot[b]] = xt_a' W xt_b``; returns the grown cache (a new array when the
-    capacity doubles).
+    capacity doubles, up to ``cached.shape[0]`` columns).
     """
     cap = Gc.shape[0]
     if n_cached == cap:
-        bigger = np.empty((2 * cap, 2 * cap))
+        new_cap = min(2 * cap, cached.shape[0])
+        bigger = np.empty((new_cap, new_cap))
         bigger[:cap, :cap] = Gc
         Gc = bigger
     n = D[6].shape[0]

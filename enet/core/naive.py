@@ -87,10 +87,11 @@ def _check_vector(arr, n: int, name: str) -> np.ndarray:
 def _run(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio, pf, lo, up, beta,
          tol, max_iter, prev_alpha):
     m, p = alphas.shape[0], beta.shape[0]
-    # the support's Gram columns (for the Newton step) may take half the size of X, at
-    # least 8 MiB and at most 256 MiB
+    # the support's Gram columns (for the Newton step) may take an eighth of the size of X,
+    # at least 8 MiB and at most 256 MiB: the step pays off on supports of up to a few
+    # thousand features, and the solver's memory should stay well below X's
     x_bytes = D[0].nbytes + D[1].nbytes + D[2].nbytes
-    cache_max = int(min(p, np.sqrt(min(max(x_bytes / 2, 8 << 20), 256 << 20) / 8)))
+    cache_max = int(min(p, np.sqrt(min(max(x_bytes / 8, 8 << 20), 256 << 20) / 8)))
     stats = (np.zeros(m), np.zeros(m), np.zeros(m, dtype=np.int64), np.zeros(m),
              np.zeros(m, dtype=np.bool_))
     q = np.zeros(p)
@@ -106,8 +107,8 @@ def _run(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio, pf, l
                               int(max_iter), float(prev_alpha), q, ptr,
                               np.empty(cap, dtype=itype), np.empty(cap), *stats, cache_max)
     nnz = int(ptr[-1])
-    # copies trimmed to size, so that the buffers' slack is released
-    coefs = sp.csr_array((val[:nnz].copy(), idx[:nnz].copy(), ptr), shape=(m, p))
+    # views of the buffers (their slack, at most a third, costs less than a trimmed copy)
+    coefs = sp.csr_array((val[:nnz], idx[:nnz], ptr), shape=(m, p), copy=False)
     return (coefs, *stats), q
 
 
