@@ -14,8 +14,8 @@ def dense_naive_path(X, y, **kw):
     assert sp.issparse(res.coef) == sp.issparse(X) == sp.issparse(res.coef_std)
     if not sp.issparse(X):
         return res
-    for k in range(len(res.alphas)):
-        np.testing.assert_array_equal(res.coef_at(k), res.coef[[k]].toarray()[0])
+    for k in list(range(len(res.alphas))) + [-1]:
+        np.testing.assert_array_equal(res.coef_at(k), res.coef.toarray()[k])
     same = res.coef_std is res.coef
     coef = res.coef.toarray()
     return dataclasses.replace(res, coef=coef, coef_std=coef if same else res.coef_std.toarray())

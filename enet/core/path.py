@@ -123,6 +123,7 @@ class PathResult:
 
 def _dense_row(a, k: int) -> np.ndarray:
     if sp.issparse(a):
+        k = range(a.shape[0])[k]        # negative k counts from the end, as for arrays
         row = np.zeros(a.shape[1])
         lo, hi = a.indptr[k], a.indptr[k + 1]
         row[a.indices[lo:hi]] = a.data[lo:hi]
