@@ -12,7 +12,7 @@ import datetime as _dt
 import hashlib
 import os
 import platform
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -25,11 +25,11 @@ from enet.data.encode import Encoder, MissingValueFound
 from enet.data.manifest import FeatureManifest, InputColumn
 from enet.data.readers import (DEFAULT_CHUNK_BYTES, CsvOptions, TableSource, memory_source,
                                open_source)
-from enet.data.schema import (TRAINING_HINT, ColumnRoles, SchemaOptions, as_text, check_finite,
-                              check_weights, decide_kinds, resolve_columns, scan_inputs)
+from enet.data.schema import ColumnRoles, SchemaOptions, decide_kinds, resolve_columns, scan_inputs
 from enet.exceptions import DataError, UsageError
 from enet.model import Model
 from enet.monitor.profile import TrainingProfiler
+from enet.passes import FoldRule, Ranges, RowCounts, StatsPartial, training_blocks
 from enet.stability_selection import block_ids, blocks_per_fold, selection_frequencies
 
 __all__ = ["TrainConfig", "train_file", "train_table", "train_matrix", "train_model",
@@ -134,21 +134,6 @@ class TrainSummary:
         return self.rows_read - self.rows_dropped_missing_target
 
 
-@dataclass
-class _Range:
-    """Running per-feature min/max (mean and sd come from the statistics)."""
-
-    lo: np.ndarray | None = None
-    hi: np.ndarray | None = None
-
-    def update(self, X: np.ndarray) -> None:
-        if X.shape[0] == 0:
-            return
-        lo, hi = X.min(axis=0), X.max(axis=0)
-        self.lo = lo if self.lo is None else np.minimum(self.lo, lo)
-        self.hi = hi if self.hi is None else np.maximum(self.hi, hi)
-
-
 def _file_sha256(path: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -179,91 +164,42 @@ def _group_folds(counts: dict[str, int], n_folds: int, seed: int, source: str
     return dict(zip(labels, folds.tolist()))
 
 
-class _Rows:
-    """Row accounting filled in while :func:`_training_blocks` runs."""
-
-    def __init__(self):
-        self.read = 0
-        self.dropped = 0
-
-    def summary(self, source: TableSource, roles: ColumnRoles, config: TrainConfig
-                ) -> TrainSummary:
-        if self.read == 0:
-            raise DataError(f"{source.path}: no data rows (only a header?)")
-        if self.read == self.dropped:
-            raise DataError(f"{source.path}: the target '{roles.target}' is missing in every "
-                            f"row")
-        summary = TrainSummary(self.read, self.dropped)
-        if summary.rows_used < max(config.folds, 2):
-            advice = (f"use --folds {summary.rows_used} or fewer" if summary.rows_used >= 2
-                      else "add rows")
-            raise DataError(f"{source.path}: {summary.rows_used} row(s) with a target are too "
-                            f"few for {config.folds}-fold cross-validation; {advice}")
-        return summary
+def _row_summary(counts: RowCounts, source: str, roles: ColumnRoles, config: TrainConfig
+                 ) -> TrainSummary:
+    """The row accounting of a statistics pass, checked for enough rows."""
+    if counts.read == 0:
+        raise DataError(f"{source}: no data rows (only a header?)")
+    if counts.read == counts.dropped:
+        raise DataError(f"{source}: the target '{roles.target}' is missing in every row")
+    summary = TrainSummary(counts.read, counts.dropped)
+    if summary.rows_used < max(config.folds, 2):
+        advice = (f"use --folds {summary.rows_used} or fewer" if summary.rows_used >= 2
+                  else "add rows")
+        raise DataError(f"{source}: {summary.rows_used} row(s) with a target are too "
+                        f"few for {config.folds}-fold cross-validation; {advice}")
+    return summary
 
 
-def _training_blocks(source: TableSource, encoder: Encoder, roles: ColumnRoles,
-                     config: TrainConfig, group_folds: dict[str, int] | None,
-                     progress: Progress | None, rows: _Rows,
-                     profiler: TrainingProfiler | None = None
-                     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray,
-                                         np.ndarray]]:
-    """(X, y, w, fold, row numbers) of the rows with a target, block by block (second
-    pass); ``profiler`` sees every block."""
-    extra_numeric = [roles.target] + ([roles.weight] if roles.weight else [])
-    extra_text = [roles.group] if roles.group else []
-    hints = {c: TRAINING_HINT.format(name=c) for c in encoder.numeric + encoder.booleans}
-    report = (lambda n, frac: progress("reading", n, frac)) if progress else None
-    for batch, X, offset in encoder.batches(source, numeric=extra_numeric, text=extra_text,
-                                            hint=hints, progress=report):
-        m = batch.num_rows
-        rows.read += m
-        col = {n: batch.column(i) for i, n in enumerate(batch.schema.names)}
-        y = col[roles.target].to_numpy(zero_copy_only=False)
-        keep = ~np.isnan(y)
-        check_finite(y, keep, roles.target, "target", offset, source.path)
-        w = None
-        if roles.weight:
-            w = col[roles.weight].to_numpy(zero_copy_only=False)
-            check_weights(w, keep, roles.weight, offset, source.path)
-        if group_folds is not None:
-            labels = as_text(col[roles.group]).to_pylist()
-            fold = np.array([group_folds.get(v, -1) if v is not None else -1 for v in labels],
-                            dtype=np.int64)
-        else:
-            fold = kfold_ids(offset, m, config.folds, config.seed)
-        row_ids = np.arange(offset, offset + m, dtype=np.int64)
-        if not keep.all():
-            rows.dropped += int(m - keep.sum())
-            X, y, fold, row_ids = X[keep], y[keep], fold[keep], row_ids[keep]
-            w = w[keep] if w is not None else None
-        if profiler is not None:
-            profiler.update(batch, keep, X, y, w, fold, row_ids)
-        if X.shape[0]:
-            yield X, y, w, fold, row_ids
+def _fold_rule(config: TrainConfig, group_folds: dict[str, int] | None, width: int) -> FoldRule:
+    per_fold = blocks_per_fold(config.folds, width) if config.stability else 1
+    return FoldRule(config.folds, config.seed, group_folds, per_fold)
+
+
+def _reading(progress: Progress | None):
+    return (lambda n, frac: progress("reading", n, frac)) if progress else None
 
 
 def _accumulate(source: TableSource, encoder: Encoder, roles: ColumnRoles, config: TrainConfig,
                 group_folds: dict[str, int] | None, progress: Progress | None,
                 profiler: TrainingProfiler | None = None
-                ) -> tuple[list[SufficientStats], _Range, TrainSummary, list | None]:
+                ) -> tuple[list[SufficientStats], Ranges, TrainSummary, list | None]:
     """Per-fold statistics (and, with ``config.stability``, per-block statistics whose
     sums per fold are the folds': the same pass, the same work)."""
-    per_fold = blocks_per_fold(config.folds, encoder.width) if config.stability else 1
-    acc = FoldAccumulator(encoder.width, config.folds * per_fold)
-    ranges = _Range()
-    rows = _Rows()
-    for X, y, w, fold, row_ids in _training_blocks(source, encoder, roles, config, group_folds,
-                                                   progress, rows, profiler):
-        acc.update(X, y, w, block_ids(row_ids, fold, per_fold, config.seed) if per_fold > 1
-                   else fold)
-        ranges.update(X)
-    summary = rows.summary(source, roles, config)
-    stats = acc.folds()
-    if per_fold == 1:
-        return stats, ranges, summary, (stats if config.stability else None)
-    folds = [sum_stats(stats[k * per_fold:(k + 1) * per_fold]) for k in range(config.folds)]
-    return folds, ranges, summary, stats
+    partial = StatsPartial(encoder.width, _fold_rule(config, group_folds, encoder.width),
+                           profiler).read(source, encoder, roles, progress=_reading(progress))
+    summary = _row_summary(partial.counts, source.path, roles, config)
+    folds, blocks = partial.fold_stats(source.path)
+    return folds, partial.ranges, summary, (blocks if config.stability else None)
 
 
 def _materialize(source: TableSource, encoder: Encoder, roles: ColumnRoles, config: TrainConfig,
@@ -272,9 +208,10 @@ def _materialize(source: TableSource, encoder: Encoder, roles: ColumnRoles, conf
     """The encoded training rows in one Fortran-ordered matrix (for the naive solver)."""
     X = np.empty((n_rows, encoder.width), order="F")
     y, w, fold = np.empty(n_rows), np.ones(n_rows), np.empty(n_rows, dtype=np.int64)
-    rows, at = _Rows(), 0
-    for Xb, yb, wb, fb, _ in _training_blocks(source, encoder, roles, config, group_folds,
-                                              progress, rows, profiler):
+    counts, at = RowCounts(), 0
+    for Xb, yb, wb, fb, _ in training_blocks(source, encoder, roles,
+                                             _fold_rule(config, group_folds, 0), counts,
+                                             progress=_reading(progress), profiler=profiler):
         m = Xb.shape[0]
         if at + m > n_rows:
             raise DataError(f"{source.path}: the file changed while it was read")
@@ -284,7 +221,8 @@ def _materialize(source: TableSource, encoder: Encoder, roles: ColumnRoles, conf
         at += m
     if at != n_rows:
         raise DataError(f"{source.path}: the file changed while it was read")
-    return X, y, (w if roles.weight else None), fold, rows.summary(source, roles, config)
+    return X, y, (w if roles.weight else None), fold, _row_summary(counts, source.path, roles,
+                                                                   config)
 
 
 def _one_pass_inputs(roles: ColumnRoles, kinds: dict[str, str], config: TrainConfig
@@ -299,7 +237,7 @@ def _one_pass_inputs(roles: ColumnRoles, kinds: dict[str, str], config: TrainCon
 
 
 def _fills_from_stats(inputs: list[InputColumn], total: SufficientStats, xx: np.ndarray,
-                      ranges: _Range) -> tuple[list[InputColumn], dict]:
+                      ranges: Ranges) -> tuple[list[InputColumn], dict]:
     """Mean fills and the input profile of a one-pass run (no value was missing)."""
     out, profile = [], {}
     for j, col in enumerate(inputs):
