@@ -30,10 +30,12 @@ from enet.exceptions import DataError, UsageError
 from enet.model import Model
 from enet.monitor.profile import TrainingProfiler
 from enet.passes import FoldRule, Ranges, RowCounts, StatsPartial, training_blocks
+from enet.pieces import source_digest
 from enet.stability_selection import block_ids, blocks_per_fold, selection_frequencies
 
 __all__ = ["TrainConfig", "train_file", "train_table", "train_matrix", "train_model",
-           "build_model", "TrainSummary"]
+           "build_model", "TrainSummary", "model_from_statistics", "row_summary", "fold_rule",
+           "group_folds_of", "package_versions"]
 
 SOLVERS = ("auto", "covariance", "naive")
 # a wide table is held in memory for the naive solver only below this size
@@ -142,29 +144,18 @@ def _file_sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def _table_sha256(source: TableSource) -> str:
-    """Fingerprint of an in-memory table: its schema and every buffer's bytes."""
-    h = hashlib.sha256(str(source.table.schema).encode())
-    for batch in source.table.to_batches():
-        for col in batch.columns:
-            for buf in col.buffers():
-                if buf is not None:
-                    h.update(memoryview(buf))
-    return h.hexdigest()
-
-
-def _group_folds(counts: dict[str, int], n_folds: int, seed: int, source: str
+def group_folds_of(counts: dict[str, int], n_folds: int, seed: int, source: str
                  ) -> dict[str, int]:
     labels = sorted(counts)
     try:
-        folds = assign_group_folds(np.array([counts[g] for g in labels], dtype=float), n_folds,
+        folds = assigngroup_folds_of(np.array([counts[g] for g in labels], dtype=float), n_folds,
                                    seed)
     except ValueError as exc:
         raise DataError(f"{source}: {exc}; use fewer --folds") from None
     return dict(zip(labels, folds.tolist()))
 
 
-def _row_summary(counts: RowCounts, source: str, roles: ColumnRoles, config: TrainConfig
+def row_summary(counts: RowCounts, source: str, roles: ColumnRoles, config: TrainConfig
                  ) -> TrainSummary:
     """The row accounting of a statistics pass, checked for enough rows."""
     if counts.read == 0:
@@ -180,7 +171,7 @@ def _row_summary(counts: RowCounts, source: str, roles: ColumnRoles, config: Tra
     return summary
 
 
-def _fold_rule(config: TrainConfig, group_folds: dict[str, int] | None, width: int) -> FoldRule:
+def fold_rule(config: TrainConfig, group_folds: dict[str, int] | None, width: int) -> FoldRule:
     per_fold = blocks_per_fold(config.folds, width) if config.stability else 1
     return FoldRule(config.folds, config.seed, group_folds, per_fold)
 
@@ -195,9 +186,9 @@ def _accumulate(source: TableSource, encoder: Encoder, roles: ColumnRoles, confi
                 ) -> tuple[list[SufficientStats], Ranges, TrainSummary, list | None]:
     """Per-fold statistics (and, with ``config.stability``, per-block statistics whose
     sums per fold are the folds': the same pass, the same work)."""
-    partial = StatsPartial(encoder.width, _fold_rule(config, group_folds, encoder.width),
+    partial = StatsPartial(encoder.width, fold_rule(config, group_folds, encoder.width),
                            profiler).read(source, encoder, roles, progress=_reading(progress))
-    summary = _row_summary(partial.counts, source.path, roles, config)
+    summary = row_summary(partial.counts, source.path, roles, config)
     folds, blocks = partial.fold_stats(source.path)
     return folds, partial.ranges, summary, (blocks if config.stability else None)
 
@@ -210,7 +201,7 @@ def _materialize(source: TableSource, encoder: Encoder, roles: ColumnRoles, conf
     y, w, fold = np.empty(n_rows), np.ones(n_rows), np.empty(n_rows, dtype=np.int64)
     counts, at = RowCounts(), 0
     for Xb, yb, wb, fb, _ in training_blocks(source, encoder, roles,
-                                             _fold_rule(config, group_folds, 0), counts,
+                                             fold_rule(config, group_folds, 0), counts,
                                              progress=_reading(progress), profiler=profiler):
         m = Xb.shape[0]
         if at + m > n_rows:
@@ -221,7 +212,7 @@ def _materialize(source: TableSource, encoder: Encoder, roles: ColumnRoles, conf
         at += m
     if at != n_rows:
         raise DataError(f"{source.path}: the file changed while it was read")
-    return X, y, (w if roles.weight else None), fold, _row_summary(counts, source.path, roles,
+    return X, y, (w if roles.weight else None), fold, row_summary(counts, source.path, roles,
                                                                    config)
 
 
@@ -367,7 +358,7 @@ def _assemble(cvr: CVResult, path: PathResult, train_mse: float, yy: float,
                  params, certificate, metrics, profile, lineage, arrays)
 
 
-def _versions() -> dict[str, str]:
+def package_versions() -> dict[str, str]:
     import numba
     import pyarrow
     import scipy
@@ -444,14 +435,14 @@ def _table_solver(config: TrainConfig, n: int, p: int) -> str:
 
 def _lineage(source: TableSource, rows: int) -> dict:
     if source.format == "memory":
-        data = {"path": None, "sha256": _table_sha256(source), "format": "memory"}
+        data = {"path": None, "sha256": source_digest(source), "format": "memory"}
     else:
         data = {"path": os.path.abspath(source.path), "sha256": _file_sha256(source.path),
                 "format": source.format}
     data["rows"] = int(rows)
     return {"data": data,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "versions": _versions()}
+            "versions": package_versions()}
 
 
 def _train_source(source: TableSource, config: TrainConfig, progress: Progress | None) -> Model:
@@ -481,7 +472,7 @@ def _train_source(source: TableSource, config: TrainConfig, progress: Progress |
                            else None)
         group_folds = None
         if config.group:
-            group_folds = _group_folds(scan.group_counts, config.folds, config.seed,
+            group_folds = group_folds_of(scan.group_counts, config.folds, config.seed,
                                        source.path)
         inputs, input_profile = scan.inputs, scan.profile
         encoder = Encoder(inputs, na_values=tuple(config.na_values))
@@ -502,14 +493,30 @@ def _train_source(source: TableSource, config: TrainConfig, progress: Progress |
                                _lineage(source, n_used), source.path, profiler)
         folds, ranges, summary, blocks = _accumulate(source, encoder, roles, config,
                                                      group_folds, progress, profiler)
+    return model_from_statistics(folds, ranges, summary, blocks, inputs, input_profile,
+                                 roles, config, source.path,
+                                 lambda rows: _lineage(source, rows), profiler)
+
+
+def model_from_statistics(folds: list[SufficientStats], ranges: Ranges, summary: TrainSummary,
+                          blocks: list | None, inputs: list[InputColumn],
+                          input_profile: dict | None, roles: ColumnRoles, config: TrainConfig,
+                          source: str, lineage: Callable[[int], dict],
+                          profiler: TrainingProfiler | None) -> Model:
+    """Cross-validate the statistics of a covariance-solver training pass and package
+    the model (whatever engine computed them).
+
+    ``input_profile`` is None after a one-pass run (fills then come from the
+    statistics); ``lineage(rows)`` gives the model's lineage.
+    """
     total = sum_stats(folds)
     if total.sum_w <= 0:
-        raise DataError(f"{source.path}: the weights sum to zero; nothing to fit")
+        raise DataError(f"{source}: the weights sum to zero; nothing to fit")
     xx, _, yy = total.moments(centred=True)
     if input_profile is None:
         inputs, input_profile = _fills_from_stats(inputs, total, xx, ranges)
     manifest = _manifest(inputs, roles, config)
-    _check_learnable(total, source.path, manifest)
+    _check_learnable(total, source, manifest)
     profile = {"n_rows": int(total.n_rows), "rows_read": summary.rows_read,
                "rows_dropped_missing_target": summary.rows_dropped_missing_target,
                "sum_weights": float(total.sum_w), "inputs": input_profile,
@@ -519,10 +526,10 @@ def _train_source(source: TableSource, config: TrainConfig, progress: Progress |
                             for j, f in enumerate(manifest.features)},
                "target": {"mean": float(total.mean_y), "sd": float(np.sqrt(yy))}}
     try:
-        return build_model(folds, manifest, config, profile, _lineage(source, total.n_rows),
+        return build_model(folds, manifest, config, profile, lineage(total.n_rows),
                            profiler, blocks)
     except DataError as exc:
-        raise DataError(f"{source.path}: {exc}") from None
+        raise DataError(f"{source}: {exc}") from None
 
 
 def _fit_arrays(X, y: np.ndarray, w: np.ndarray | None, fold: np.ndarray,
@@ -602,7 +609,7 @@ def _train_on_matrix(X, y: np.ndarray, index_base: int, fmt: str, config: TrainC
                "density": nnz / max(n * p, 1)}
     lineage = {"data": dict(data_lineage, rows=int(n)),
                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-               "versions": _versions()}
+               "versions": package_versions()}
     if solver == "naive":
         if config.stability:
             raise UsageError(f"{label}: this matrix is trained with the naive solver (wide or "
@@ -669,10 +676,20 @@ def train_model(data, target: str = "y", *, y=None, progress: Progress | None = 
     >>> model = enet.train_model(df, target="price", categorical=["zip"])  # doctest: +SKIP
     >>> model.predict(new_df)                                              # doctest: +SKIP
     """
+    scale = {k: options.pop(k) for k in ("engine", "scheduler", "spark_master", "client")
+             if k in options}
     try:
         config = TrainConfig(target=target, **options)
     except TypeError as exc:
         raise UsageError(f"unknown training option: {exc}") from None
+    from enet.pieces import frame_kind
+    if frame_kind(data) or isinstance(data, (list, tuple)) or scale:
+        # a Dask/Spark DataFrame, several files, or an engine: map over pieces
+        from enet.train_scale import train_files, train_frame
+        if frame_kind(data):
+            return train_frame(data, config, scale.get("client"))
+        return train_files(data, config, scale.get("engine", "local"), scale.get("scheduler"),
+                           scale.get("spark_master"), csv_options)
     if isinstance(data, (str, os.PathLike)):
         from enet.data.matrix import is_matrix_file
         if is_matrix_file(data):
