@@ -148,7 +148,7 @@ def group_folds_of(counts: dict[str, int], n_folds: int, seed: int, source: str
                  ) -> dict[str, int]:
     labels = sorted(counts)
     try:
-        folds = assigngroup_folds_of(np.array([counts[g] for g in labels], dtype=float), n_folds,
+        folds = assign_group_folds(np.array([counts[g] for g in labels], dtype=float), n_folds,
                                    seed)
     except ValueError as exc:
         raise DataError(f"{source}: {exc}; use fewer --folds") from None
