@@ -53,6 +53,16 @@ def generate(directory: str, rows: int, p: int, seed: int = 0) -> list[str]:
     return paths
 
 
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM: its own, unlike ru_maxrss, which a
+    child keeps from the process that forked it)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def run_engine(engine: str, paths: list[str], workers: int) -> dict:
     """Train in this (child) process; returns times and peak memory."""
     from enet.train import TrainConfig
@@ -75,14 +85,14 @@ def run_engine(engine: str, paths: list[str], workers: int) -> dict:
     result["seconds"] = time.perf_counter() - start
     result["rows"] = model.profile["n_rows"]
     result["coef"] = model.coef.tolist()
-    result["peak_rss_mib"] = {"client": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    # the LocalCluster's scheduler runs inside the client process
+    result["peak_rss_mib"] = {"client" if engine == "local" else "client+scheduler":
+                              peak_rss_mib()}
     if cluster is not None:
         with Client(cluster) as client:
-            peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            peaks = client.run(peak_rss_mib)
             result["peak_rss_mib"].update({f"worker {i}": v for i, v in
                                            enumerate(sorted(peaks.values()))})
-            result["peak_rss_mib"]["scheduler"] = client.run_on_scheduler(
-                lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         cluster.close()
     return result
 
@@ -146,13 +156,15 @@ def main() -> None:
                               "--workers", str(args.workers)], capture_output=True, text=True,
                              env=env, check=True)
         results[engine] = json.loads(out.stdout.strip().splitlines()[-1])
-    cores = os.cpu_count()
     print(f"\n| engine | processes | time (s) | s per 1M rows per core | peak RSS per "
           f"process (MiB) |\n|---|---|---|---|---|")
     for engine, r in results.items():
+        # one core per worker process; the local engine is one process (BLAS may add a
+        # thread in the Gram update only)
+        cores = 1 if engine == "local" else args.workers
         per = r["seconds"] * cores / (r["rows"] / 1e6)
         peaks = ", ".join(f"{k} {v:,.0f}" for k, v in r["peak_rss_mib"].items())
-        procs = 1 if engine == "local" else args.workers + 2
+        procs = 1 if engine == "local" else args.workers + 1
         print(f"| {engine} | {procs} | {r['seconds']:.1f} | {per:.3f} | {peaks} |")
     a, b = np.array(results["local"]["coef"]), np.array(results["dask"]["coef"])
     print(f"\ncoefficients dask vs local: max |diff| / max |coef| = "

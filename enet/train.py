@@ -654,8 +654,12 @@ def train_model(data, target: str = "y", *, y=None, progress: Progress | None = 
 
     Parameters
     ----------
-    data : path, DataFrame (pandas or polars), Arrow table, dict of columns or 2-D array
+    data : path, list of paths, DataFrame (pandas, polars, Dask or Spark), Arrow table, dict
+        of columns or 2-D array
         A CSV/Parquet path is streamed; in-memory data is read in chunks the same way.
+        A list of files is one table in pieces; a Dask DataFrame (with ``client=`` or
+        the default distributed client) or a Spark DataFrame is trained on its
+        cluster (:mod:`enet.train_scale`): statistics there, the solver here.
     target : str
         Name of the target column ("y" for a numpy array with ``y`` given).
     y : array, optional
@@ -665,7 +669,8 @@ def train_model(data, target: str = "y", *, y=None, progress: Progress | None = 
         Target values for a ``.npz`` matrix file (svmlight files carry their own).
     **options
         Any :class:`TrainConfig` field: ``l1_ratios``, ``folds``, ``categorical``,
-        ``impute``, ``exclude``, ``weight``, ``group``, ``standardize`` ...
+        ``impute``, ``exclude``, ``weight``, ``group``, ``standardize`` ...; for files
+        also ``engine`` ("local", "dask", "spark"), ``scheduler``, ``spark_master``.
 
     Returns
     -------

@@ -159,8 +159,8 @@ def test_corrupt_or_mismatched_piece_names_the_file(cluster, data, tmp_path):
     odd.to_parquet(changed, index=False)
     cases = [(bad, "not a readable Parquet file"), (changed, "column 'x3' holds text values")]
     for path, text in cases:
-        r = runner.invoke(app, ["train", str(parts[0]), str(path), "-t", "y", "--engine",
-                                "dask", "--scheduler", c.scheduler_address, "-o",
+        r = runner.invoke(app, ["train", str(parts[0]), str(path), "-t", "y", "--exclude", "g",
+                                "--exclude", "id", "--engine", "dask", "--scheduler", c.scheduler_address, "-o",
                                 str(tmp_path / "m"), "--quiet"])
         assert r.exit_code == 2, r.output
         assert str(path) in r.output and text in r.output, r.output
