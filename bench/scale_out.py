@@ -156,8 +156,8 @@ def main() -> None:
                               "--workers", str(args.workers)], capture_output=True, text=True,
                              env=env, check=True)
         results[engine] = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"\n| engine | processes | time (s) | s per 1M rows per core | peak RSS per "
-          f"process (MiB) |\n|---|---|---|---|---|")
+    print("\n| engine | processes | time (s) | s per 1M rows per core | peak RSS per "
+          "process (MiB) |\n|---|---|---|---|---|")
     for engine, r in results.items():
         # one core per worker process; the local engine is one process (BLAS may add a
         # thread in the Gram update only)
