@@ -176,6 +176,15 @@ NaValueOpt = Annotated[Optional[list[str]], typer.Option(
                        "whenever it scores.")]
 
 
+EngineOpt = Annotated[str, typer.Option(
+    help="Where the statistics (or predictions) are computed: local (this process), dask "
+         "(a dask.distributed cluster, --scheduler) or spark (--spark-master).")]
+SchedulerOpt = Annotated[Optional[str], typer.Option(
+    help="Dask scheduler address for --engine dask, e.g. tcp://10.0.0.5:8786.")]
+SparkMasterOpt = Annotated[Optional[str], typer.Option(
+    help="Spark master for --engine spark (default local[2]; spark://host:7077, yarn ...).")]
+
+
 def _parse_ratios(text: str) -> list[float]:
     try:
         values = [float(v) for v in text.split(",")]
@@ -186,9 +195,10 @@ def _parse_ratios(text: str) -> list[float]:
 
 @app.command()
 def train(
-    data: Annotated[Path, typer.Argument(
-        help="Training data: a table (CSV, CSV.gz, TSV, Parquet) or a sparse matrix "
-             "(svmlight/libsvm .svm, or scipy .npz with --target-file).")],
+    data: Annotated[list[Path], typer.Argument(
+        help="Training data: a table (CSV, CSV.gz, TSV, Parquet; several files or a "
+             "directory are the pieces of one table) or a sparse matrix (svmlight/libsvm "
+             ".svm, or scipy .npz with --target-file).")],
     output: Annotated[Path, typer.Option("--output", "-o",
                                          help="Model directory (or .zip) to write.")],
     target: Annotated[Optional[str], typer.Option(
@@ -255,6 +265,9 @@ def train(
                     "half-sample fits at the chosen alpha and l1_ratio (0 = off).")] = 0,
     report: Annotated[bool, typer.Option(
         "--report/--no-report", help="Write MODEL.report.html next to the model.")] = True,
+    engine: EngineOpt = "local",
+    scheduler: SchedulerOpt = None,
+    spark_master: SparkMasterOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
 ) -> None:
     """Cross-validate over alpha x l1_ratio, refit on all rows and write the model.
@@ -268,7 +281,9 @@ def train(
     from enet.train import TrainConfig, train_file, train_matrix
 
     with _user_errors():
-        matrix = is_matrix_file(data)
+        pieces = len(data) > 1 or data[0].is_dir() or engine != "local" or \
+            bool(scheduler or spark_master)
+        matrix = not pieces and is_matrix_file(data[0])
         if not matrix and not target:
             raise UsageError("--target is required for a table (CSV or Parquet); name the "
                              "column to predict")
@@ -291,11 +306,14 @@ def train(
             from enet.registry import check_name
             check_name(register)
         start = time.perf_counter()
-        if matrix:
-            model = train_matrix(data, config, target_file)
+        if pieces:
+            from enet.train_scale import train_files
+            model = train_files(data, config, engine, scheduler, spark_master, csv)
+        elif matrix:
+            model = train_matrix(data[0], config, target_file)
         else:
             with _progress(quiet) as progress:
-                model = train_file(data, config, progress, csv)
+                model = train_file(data[0], config, progress, csv)
         elapsed = time.perf_counter() - start
         save_model(model, output)
         if not quiet:
@@ -362,11 +380,13 @@ def _print_summary(model, output: str, elapsed: float) -> None:
 def predict(
     model: Annotated[str, typer.Argument(
         help="Model directory or .zip, or a registry reference: NAME/3 or NAME@champion.")],
-    data: Annotated[Path, typer.Argument(
-        help="Data to score: a table (CSV, CSV.gz, TSV, Parquet) or, for a model trained on "
-             "a matrix, an svmlight/libsvm or .npz matrix.")],
-    output: Annotated[Path, typer.Option("--output", "-o",
-                                         help="Output file (.csv or .parquet).")],
+    data: Annotated[list[Path], typer.Argument(
+        help="Data to score: a table (CSV, CSV.gz, TSV, Parquet; several files or a "
+             "directory with --engine) or, for a model trained on a matrix, an "
+             "svmlight/libsvm or .npz matrix.")],
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Output file (.csv or .parquet); with --engine dask/spark or "
+                               "several inputs, a directory of Parquet parts.")],
     keep: Annotated[Optional[list[str]], typer.Option(
         help="Input column to copy to the output (e.g. an ID); repeat for several.")] = None,
     strict: Annotated[bool, typer.Option(
@@ -378,6 +398,9 @@ def predict(
     no_quoting: NoQuotingOpt = False,
     encoding: EncodingOpt = "utf-8",
     na_value: NaValueOpt = None,
+    engine: EngineOpt = "local",
+    scheduler: SchedulerOpt = None,
+    spark_master: SparkMasterOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary.")] = False,
 ) -> None:
     """Score a table in input row order, writing a 'prediction' column.
@@ -391,9 +414,15 @@ def predict(
     with _user_errors():
         csv = _csv_options(delimiter, quote_char, no_quoting, encoding, na_value)
         m = resolve_model(model, registry)
-        with _progress(quiet) as progress:
-            scoring = (lambda rows, frac: progress("scoring", rows, frac)) if progress else None
-            counts = predict_file(m, data, output, _names(keep), scoring, strict, csv)
+        if len(data) > 1 or data[0].is_dir() or engine != "local" or scheduler or spark_master:
+            from enet.score_scale import predict_files
+            counts = predict_files(m, data, output, _names(keep), strict, engine, scheduler,
+                                   spark_master, csv)
+        else:
+            with _progress(quiet) as progress:
+                scoring = (lambda rows, frac: progress("scoring", rows, frac)) if progress \
+                    else None
+                counts = predict_file(m, data[0], output, _names(keep), scoring, strict, csv)
         if not quiet:
             for note in counts.notes():
                 err.print(f"note: {escape(note)}", highlight=False, soft_wrap=True)

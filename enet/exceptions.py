@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from sklearn.exceptions import ConvergenceWarning as _SklearnConvergenceWarning
 
-__all__ = ["ConvergenceWarning", "EnetError", "DataError", "ModelError", "UsageError"]
+__all__ = ["ConvergenceWarning", "EnetError", "DataError", "ModelError", "UsageError",
+           "EngineError"]
 
 
 class ConvergenceWarning(_SklearnConvergenceWarning):
@@ -37,3 +38,10 @@ class ModelError(EnetError):
     """A model artifact is missing, corrupt, tampered with or of an unknown format."""
 
     http_status = 404
+
+
+class EngineError(EnetError):
+    """A cluster engine cannot be used: the scheduler or master is unreachable, or a
+    package it needs is not installed."""
+
+    http_status = 503

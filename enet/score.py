@@ -18,7 +18,7 @@ from enet.data.readers import CsvOptions, open_source
 from enet.exceptions import DataError, UsageError
 from enet.model import Model
 
-__all__ = ["predict_file"]
+__all__ = ["predict_file", "score_into"]
 
 PREDICTION = "prediction"
 
@@ -83,7 +83,7 @@ def predict_file(model: Model, input_path: str | os.PathLike, output_path: str |
         raise UsageError(f"--keep {PREDICTION} would clash with the output column; rename it")
     text = [k for k in keep if k not in model.manifest.input_names]
     with _atomic_output(output_path, fmt) as tmp:
-        _score_into(model, encoder, source, tmp, fmt, keep, text, progress, strict, counts)
+        score_into(model, encoder, source, tmp, fmt, keep, text, progress, strict, counts)
     return counts
 
 
@@ -145,8 +145,10 @@ def _open_writer(path: str, fmt: str, schema: pa.Schema):
     return pq.ParquetWriter(path, schema)
 
 
-def _score_into(model: Model, encoder: Encoder, source, tmp: str, fmt: str, keep: list[str],
-                text: list[str], progress, strict: bool, counts: ScoreCounts) -> None:
+def score_into(model: Model, encoder: Encoder, source, tmp: str, fmt: str, keep: list[str],
+               text: list[str], progress, strict: bool, counts: ScoreCounts) -> None:
+    """Score every row of ``source`` into the file ``tmp`` (``keep`` columns, then the
+    prediction); ``text`` are the kept columns that are not model inputs."""
     writer = None
     try:
         # kept columns that are not model inputs are copied verbatim (text from CSV)

@@ -12,7 +12,7 @@ import datetime as _dt
 import hashlib
 import os
 import platform
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -25,15 +25,17 @@ from enet.data.encode import Encoder, MissingValueFound
 from enet.data.manifest import FeatureManifest, InputColumn
 from enet.data.readers import (DEFAULT_CHUNK_BYTES, CsvOptions, TableSource, memory_source,
                                open_source)
-from enet.data.schema import (TRAINING_HINT, ColumnRoles, SchemaOptions, as_text, check_finite,
-                              check_weights, decide_kinds, resolve_columns, scan_inputs)
+from enet.data.schema import ColumnRoles, SchemaOptions, decide_kinds, resolve_columns, scan_inputs
 from enet.exceptions import DataError, UsageError
 from enet.model import Model
 from enet.monitor.profile import TrainingProfiler
+from enet.passes import FoldRule, Ranges, RowCounts, StatsPartial, training_blocks
+from enet.pieces import source_digest
 from enet.stability_selection import block_ids, blocks_per_fold, selection_frequencies
 
 __all__ = ["TrainConfig", "train_file", "train_table", "train_matrix", "train_model",
-           "build_model", "TrainSummary"]
+           "build_model", "TrainSummary", "model_from_statistics", "row_summary", "fold_rule",
+           "group_folds_of", "package_versions"]
 
 SOLVERS = ("auto", "covariance", "naive")
 # a wide table is held in memory for the naive solver only below this size
@@ -134,21 +136,6 @@ class TrainSummary:
         return self.rows_read - self.rows_dropped_missing_target
 
 
-@dataclass
-class _Range:
-    """Running per-feature min/max (mean and sd come from the statistics)."""
-
-    lo: np.ndarray | None = None
-    hi: np.ndarray | None = None
-
-    def update(self, X: np.ndarray) -> None:
-        if X.shape[0] == 0:
-            return
-        lo, hi = X.min(axis=0), X.max(axis=0)
-        self.lo = lo if self.lo is None else np.minimum(self.lo, lo)
-        self.hi = hi if self.hi is None else np.maximum(self.hi, hi)
-
-
 def _file_sha256(path: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -157,18 +144,7 @@ def _file_sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def _table_sha256(source: TableSource) -> str:
-    """Fingerprint of an in-memory table: its schema and every buffer's bytes."""
-    h = hashlib.sha256(str(source.table.schema).encode())
-    for batch in source.table.to_batches():
-        for col in batch.columns:
-            for buf in col.buffers():
-                if buf is not None:
-                    h.update(memoryview(buf))
-    return h.hexdigest()
-
-
-def _group_folds(counts: dict[str, int], n_folds: int, seed: int, source: str
+def group_folds_of(counts: dict[str, int], n_folds: int, seed: int, source: str
                  ) -> dict[str, int]:
     labels = sorted(counts)
     try:
@@ -179,91 +155,42 @@ def _group_folds(counts: dict[str, int], n_folds: int, seed: int, source: str
     return dict(zip(labels, folds.tolist()))
 
 
-class _Rows:
-    """Row accounting filled in while :func:`_training_blocks` runs."""
-
-    def __init__(self):
-        self.read = 0
-        self.dropped = 0
-
-    def summary(self, source: TableSource, roles: ColumnRoles, config: TrainConfig
-                ) -> TrainSummary:
-        if self.read == 0:
-            raise DataError(f"{source.path}: no data rows (only a header?)")
-        if self.read == self.dropped:
-            raise DataError(f"{source.path}: the target '{roles.target}' is missing in every "
-                            f"row")
-        summary = TrainSummary(self.read, self.dropped)
-        if summary.rows_used < max(config.folds, 2):
-            advice = (f"use --folds {summary.rows_used} or fewer" if summary.rows_used >= 2
-                      else "add rows")
-            raise DataError(f"{source.path}: {summary.rows_used} row(s) with a target are too "
-                            f"few for {config.folds}-fold cross-validation; {advice}")
-        return summary
+def row_summary(counts: RowCounts, source: str, roles: ColumnRoles, config: TrainConfig
+                 ) -> TrainSummary:
+    """The row accounting of a statistics pass, checked for enough rows."""
+    if counts.read == 0:
+        raise DataError(f"{source}: no data rows (only a header?)")
+    if counts.read == counts.dropped:
+        raise DataError(f"{source}: the target '{roles.target}' is missing in every row")
+    summary = TrainSummary(counts.read, counts.dropped)
+    if summary.rows_used < max(config.folds, 2):
+        advice = (f"use --folds {summary.rows_used} or fewer" if summary.rows_used >= 2
+                  else "add rows")
+        raise DataError(f"{source}: {summary.rows_used} row(s) with a target are too "
+                        f"few for {config.folds}-fold cross-validation; {advice}")
+    return summary
 
 
-def _training_blocks(source: TableSource, encoder: Encoder, roles: ColumnRoles,
-                     config: TrainConfig, group_folds: dict[str, int] | None,
-                     progress: Progress | None, rows: _Rows,
-                     profiler: TrainingProfiler | None = None
-                     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray,
-                                         np.ndarray]]:
-    """(X, y, w, fold, row numbers) of the rows with a target, block by block (second
-    pass); ``profiler`` sees every block."""
-    extra_numeric = [roles.target] + ([roles.weight] if roles.weight else [])
-    extra_text = [roles.group] if roles.group else []
-    hints = {c: TRAINING_HINT.format(name=c) for c in encoder.numeric + encoder.booleans}
-    report = (lambda n, frac: progress("reading", n, frac)) if progress else None
-    for batch, X, offset in encoder.batches(source, numeric=extra_numeric, text=extra_text,
-                                            hint=hints, progress=report):
-        m = batch.num_rows
-        rows.read += m
-        col = {n: batch.column(i) for i, n in enumerate(batch.schema.names)}
-        y = col[roles.target].to_numpy(zero_copy_only=False)
-        keep = ~np.isnan(y)
-        check_finite(y, keep, roles.target, "target", offset, source.path)
-        w = None
-        if roles.weight:
-            w = col[roles.weight].to_numpy(zero_copy_only=False)
-            check_weights(w, keep, roles.weight, offset, source.path)
-        if group_folds is not None:
-            labels = as_text(col[roles.group]).to_pylist()
-            fold = np.array([group_folds.get(v, -1) if v is not None else -1 for v in labels],
-                            dtype=np.int64)
-        else:
-            fold = kfold_ids(offset, m, config.folds, config.seed)
-        row_ids = np.arange(offset, offset + m, dtype=np.int64)
-        if not keep.all():
-            rows.dropped += int(m - keep.sum())
-            X, y, fold, row_ids = X[keep], y[keep], fold[keep], row_ids[keep]
-            w = w[keep] if w is not None else None
-        if profiler is not None:
-            profiler.update(batch, keep, X, y, w, fold, row_ids)
-        if X.shape[0]:
-            yield X, y, w, fold, row_ids
+def fold_rule(config: TrainConfig, group_folds: dict[str, int] | None, width: int) -> FoldRule:
+    per_fold = blocks_per_fold(config.folds, width) if config.stability else 1
+    return FoldRule(config.folds, config.seed, group_folds, per_fold)
+
+
+def _reading(progress: Progress | None):
+    return (lambda n, frac: progress("reading", n, frac)) if progress else None
 
 
 def _accumulate(source: TableSource, encoder: Encoder, roles: ColumnRoles, config: TrainConfig,
                 group_folds: dict[str, int] | None, progress: Progress | None,
                 profiler: TrainingProfiler | None = None
-                ) -> tuple[list[SufficientStats], _Range, TrainSummary, list | None]:
+                ) -> tuple[list[SufficientStats], Ranges, TrainSummary, list | None]:
     """Per-fold statistics (and, with ``config.stability``, per-block statistics whose
     sums per fold are the folds': the same pass, the same work)."""
-    per_fold = blocks_per_fold(config.folds, encoder.width) if config.stability else 1
-    acc = FoldAccumulator(encoder.width, config.folds * per_fold)
-    ranges = _Range()
-    rows = _Rows()
-    for X, y, w, fold, row_ids in _training_blocks(source, encoder, roles, config, group_folds,
-                                                   progress, rows, profiler):
-        acc.update(X, y, w, block_ids(row_ids, fold, per_fold, config.seed) if per_fold > 1
-                   else fold)
-        ranges.update(X)
-    summary = rows.summary(source, roles, config)
-    stats = acc.folds()
-    if per_fold == 1:
-        return stats, ranges, summary, (stats if config.stability else None)
-    folds = [sum_stats(stats[k * per_fold:(k + 1) * per_fold]) for k in range(config.folds)]
-    return folds, ranges, summary, stats
+    partial = StatsPartial(encoder.width, fold_rule(config, group_folds, encoder.width),
+                           profiler).read(source, encoder, roles, progress=_reading(progress))
+    summary = row_summary(partial.counts, source.path, roles, config)
+    folds, blocks = partial.fold_stats(source.path)
+    return folds, partial.ranges, summary, (blocks if config.stability else None)
 
 
 def _materialize(source: TableSource, encoder: Encoder, roles: ColumnRoles, config: TrainConfig,
@@ -272,9 +199,10 @@ def _materialize(source: TableSource, encoder: Encoder, roles: ColumnRoles, conf
     """The encoded training rows in one Fortran-ordered matrix (for the naive solver)."""
     X = np.empty((n_rows, encoder.width), order="F")
     y, w, fold = np.empty(n_rows), np.ones(n_rows), np.empty(n_rows, dtype=np.int64)
-    rows, at = _Rows(), 0
-    for Xb, yb, wb, fb, _ in _training_blocks(source, encoder, roles, config, group_folds,
-                                              progress, rows, profiler):
+    counts, at = RowCounts(), 0
+    for Xb, yb, wb, fb, _ in training_blocks(source, encoder, roles,
+                                             fold_rule(config, group_folds, 0), counts,
+                                             progress=_reading(progress), profiler=profiler):
         m = Xb.shape[0]
         if at + m > n_rows:
             raise DataError(f"{source.path}: the file changed while it was read")
@@ -284,7 +212,8 @@ def _materialize(source: TableSource, encoder: Encoder, roles: ColumnRoles, conf
         at += m
     if at != n_rows:
         raise DataError(f"{source.path}: the file changed while it was read")
-    return X, y, (w if roles.weight else None), fold, rows.summary(source, roles, config)
+    return X, y, (w if roles.weight else None), fold, row_summary(counts, source.path, roles,
+                                                                   config)
 
 
 def _one_pass_inputs(roles: ColumnRoles, kinds: dict[str, str], config: TrainConfig
@@ -299,7 +228,7 @@ def _one_pass_inputs(roles: ColumnRoles, kinds: dict[str, str], config: TrainCon
 
 
 def _fills_from_stats(inputs: list[InputColumn], total: SufficientStats, xx: np.ndarray,
-                      ranges: _Range) -> tuple[list[InputColumn], dict]:
+                      ranges: Ranges) -> tuple[list[InputColumn], dict]:
     """Mean fills and the input profile of a one-pass run (no value was missing)."""
     out, profile = [], {}
     for j, col in enumerate(inputs):
@@ -429,7 +358,7 @@ def _assemble(cvr: CVResult, path: PathResult, train_mse: float, yy: float,
                  params, certificate, metrics, profile, lineage, arrays)
 
 
-def _versions() -> dict[str, str]:
+def package_versions() -> dict[str, str]:
     import numba
     import pyarrow
     import scipy
@@ -506,14 +435,14 @@ def _table_solver(config: TrainConfig, n: int, p: int) -> str:
 
 def _lineage(source: TableSource, rows: int) -> dict:
     if source.format == "memory":
-        data = {"path": None, "sha256": _table_sha256(source), "format": "memory"}
+        data = {"path": None, "sha256": source_digest(source), "format": "memory"}
     else:
         data = {"path": os.path.abspath(source.path), "sha256": _file_sha256(source.path),
                 "format": source.format}
     data["rows"] = int(rows)
     return {"data": data,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "versions": _versions()}
+            "versions": package_versions()}
 
 
 def _train_source(source: TableSource, config: TrainConfig, progress: Progress | None) -> Model:
@@ -543,7 +472,7 @@ def _train_source(source: TableSource, config: TrainConfig, progress: Progress |
                            else None)
         group_folds = None
         if config.group:
-            group_folds = _group_folds(scan.group_counts, config.folds, config.seed,
+            group_folds = group_folds_of(scan.group_counts, config.folds, config.seed,
                                        source.path)
         inputs, input_profile = scan.inputs, scan.profile
         encoder = Encoder(inputs, na_values=tuple(config.na_values))
@@ -564,14 +493,30 @@ def _train_source(source: TableSource, config: TrainConfig, progress: Progress |
                                _lineage(source, n_used), source.path, profiler)
         folds, ranges, summary, blocks = _accumulate(source, encoder, roles, config,
                                                      group_folds, progress, profiler)
+    return model_from_statistics(folds, ranges, summary, blocks, inputs, input_profile,
+                                 roles, config, source.path,
+                                 lambda rows: _lineage(source, rows), profiler)
+
+
+def model_from_statistics(folds: list[SufficientStats], ranges: Ranges, summary: TrainSummary,
+                          blocks: list | None, inputs: list[InputColumn],
+                          input_profile: dict | None, roles: ColumnRoles, config: TrainConfig,
+                          source: str, lineage: Callable[[int], dict],
+                          profiler: TrainingProfiler | None) -> Model:
+    """Cross-validate the statistics of a covariance-solver training pass and package
+    the model (whatever engine computed them).
+
+    ``input_profile`` is None after a one-pass run (fills then come from the
+    statistics); ``lineage(rows)`` gives the model's lineage.
+    """
     total = sum_stats(folds)
     if total.sum_w <= 0:
-        raise DataError(f"{source.path}: the weights sum to zero; nothing to fit")
+        raise DataError(f"{source}: the weights sum to zero; nothing to fit")
     xx, _, yy = total.moments(centred=True)
     if input_profile is None:
         inputs, input_profile = _fills_from_stats(inputs, total, xx, ranges)
     manifest = _manifest(inputs, roles, config)
-    _check_learnable(total, source.path, manifest)
+    _check_learnable(total, source, manifest)
     profile = {"n_rows": int(total.n_rows), "rows_read": summary.rows_read,
                "rows_dropped_missing_target": summary.rows_dropped_missing_target,
                "sum_weights": float(total.sum_w), "inputs": input_profile,
@@ -581,10 +526,10 @@ def _train_source(source: TableSource, config: TrainConfig, progress: Progress |
                             for j, f in enumerate(manifest.features)},
                "target": {"mean": float(total.mean_y), "sd": float(np.sqrt(yy))}}
     try:
-        return build_model(folds, manifest, config, profile, _lineage(source, total.n_rows),
+        return build_model(folds, manifest, config, profile, lineage(total.n_rows),
                            profiler, blocks)
     except DataError as exc:
-        raise DataError(f"{source.path}: {exc}") from None
+        raise DataError(f"{source}: {exc}") from None
 
 
 def _fit_arrays(X, y: np.ndarray, w: np.ndarray | None, fold: np.ndarray,
@@ -664,7 +609,7 @@ def _train_on_matrix(X, y: np.ndarray, index_base: int, fmt: str, config: TrainC
                "density": nnz / max(n * p, 1)}
     lineage = {"data": dict(data_lineage, rows=int(n)),
                "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-               "versions": _versions()}
+               "versions": package_versions()}
     if solver == "naive":
         if config.stability:
             raise UsageError(f"{label}: this matrix is trained with the naive solver (wide or "
@@ -709,8 +654,12 @@ def train_model(data, target: str = "y", *, y=None, progress: Progress | None = 
 
     Parameters
     ----------
-    data : path, DataFrame (pandas or polars), Arrow table, dict of columns or 2-D array
+    data : path, list of paths, DataFrame (pandas, polars, Dask or Spark), Arrow table, dict
+        of columns or 2-D array
         A CSV/Parquet path is streamed; in-memory data is read in chunks the same way.
+        A list of files is one table in pieces; a Dask DataFrame (with ``client=`` or
+        the default distributed client) or a Spark DataFrame is trained on its
+        cluster (:mod:`enet.train_scale`): statistics there, the solver here.
     target : str
         Name of the target column ("y" for a numpy array with ``y`` given).
     y : array, optional
@@ -720,7 +669,8 @@ def train_model(data, target: str = "y", *, y=None, progress: Progress | None = 
         Target values for a ``.npz`` matrix file (svmlight files carry their own).
     **options
         Any :class:`TrainConfig` field: ``l1_ratios``, ``folds``, ``categorical``,
-        ``impute``, ``exclude``, ``weight``, ``group``, ``standardize`` ...
+        ``impute``, ``exclude``, ``weight``, ``group``, ``standardize`` ...; for files
+        also ``engine`` ("local", "dask", "spark"), ``scheduler``, ``spark_master``.
 
     Returns
     -------
@@ -731,10 +681,20 @@ def train_model(data, target: str = "y", *, y=None, progress: Progress | None = 
     >>> model = enet.train_model(df, target="price", categorical=["zip"])  # doctest: +SKIP
     >>> model.predict(new_df)                                              # doctest: +SKIP
     """
+    scale = {k: options.pop(k) for k in ("engine", "scheduler", "spark_master", "client")
+             if k in options}
     try:
         config = TrainConfig(target=target, **options)
     except TypeError as exc:
         raise UsageError(f"unknown training option: {exc}") from None
+    from enet.pieces import frame_kind
+    if frame_kind(data) or isinstance(data, (list, tuple)) or scale:
+        # a Dask/Spark DataFrame, several files, or an engine: map over pieces
+        from enet.train_scale import train_files, train_frame
+        if frame_kind(data):
+            return train_frame(data, config, scale.get("client"))
+        return train_files(data, config, scale.get("engine", "local"), scale.get("scheduler"),
+                           scale.get("spark_master"), csv_options)
     if isinstance(data, (str, os.PathLike)):
         from enet.data.matrix import is_matrix_file
         if is_matrix_file(data):

@@ -136,6 +136,7 @@ class TableSource:
     table: pa.Table | None = None
     size: int | None = None
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    row_groups: tuple[int, ...] | None = None     # Parquet: read only these row groups
 
     def estimated_rows(self) -> int | None:
         """Row count: exact for Parquet and memory; for plain CSV estimated from the file
@@ -193,7 +194,9 @@ class TableSource:
             # page-by-page buffered reads: pre-buffering whole column chunks costs memory
             # in proportion to the row group and is slower here
             pf = pq.ParquetFile(self.path, pre_buffer=False, buffer_size=1 << 20)
-            raw = pf.iter_batches(batch_size=batch_rows, columns=names)
+            raw = pf.iter_batches(batch_size=batch_rows, columns=names,
+                                  row_groups=None if self.row_groups is None
+                                  else list(self.row_groups))
         else:
             raw = self.table.select(names).to_batches(max_chunksize=batch_rows)
 
@@ -504,11 +507,13 @@ def _check_names(path: str, names: list[str], empty_message: str) -> None:
 
 
 def open_source(path: str | os.PathLike, csv_options: CsvOptions | None = None,
-                chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> TableSource:
+                chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+                row_groups: tuple[int, ...] | None = None) -> TableSource:
     """Open a CSV or Parquet file and read its column names (not its rows).
 
     ``chunk_bytes`` bounds the size of each chunk read (memory use is about a
-    few chunks plus the statistics, whatever the number of rows).
+    few chunks plus the statistics, whatever the number of rows); ``row_groups``
+    restricts a Parquet file to those row groups (a piece of a table).
 
     Raises
     ------
@@ -534,9 +539,11 @@ def open_source(path: str | os.PathLike, csv_options: CsvOptions | None = None,
         # a pandas index stored with the frame is row labels, not data
         names = [n for n in schema.names if n not in index and not n.startswith("__index_level_")]
         _check_names(path, names, "a column has an empty name; name every column")
+        n_rows = pf.metadata.num_rows if row_groups is None else sum(
+            pf.metadata.row_group(i).num_rows for i in row_groups)
         return TableSource(path, "parquet", names, {f.name: f.type for f in schema},
-                           pf.metadata.num_rows, size=os.path.getsize(path),
-                           chunk_bytes=chunk_bytes)
+                           n_rows, size=os.path.getsize(path), chunk_bytes=chunk_bytes,
+                           row_groups=None if row_groups is None else tuple(row_groups))
     if lower.endswith(_CSV_SUFFIXES):
         if os.path.getsize(path) == 0:
             raise DataError(f"{path}: the file is empty; it needs a header row and data rows")

@@ -23,7 +23,10 @@ from enet.data.readers import TableSource, missing_marker_hint
 from enet.exceptions import DataError, UsageError
 
 __all__ = ["ColumnRoles", "SchemaOptions", "ScanResult", "resolve_columns", "decide_kinds",
-           "scan_inputs", "as_text", "MissingMarkers", "level_digests", "level_digests_unsorted", "check_finite", "check_weights", "MAX_DISTINCT_LEVELS"]
+           "scan_inputs", "scan_source", "scan_batches", "InputScan", "as_text",
+           "merged_sketch", "sketches_to_bytes", "sketches_from_bytes", "MissingMarkers",
+           "level_digests", "level_digests_unsorted", "check_finite", "check_weights",
+           "MAX_DISTINCT_LEVELS"]
 
 MAX_DISTINCT_LEVELS = 100_000
 MAX_POOLED_DIGESTS = 10_000
@@ -236,6 +239,40 @@ class MissingMarkers:
                           pa.scalar(None, pa.string()), arr)
 
 
+def merged_sketch(a, b):
+    """The KLL sketch of the union of two sketches' items (neither is changed)."""
+    from datasketches import kll_doubles_sketch
+
+    out = kll_doubles_sketch.deserialize(a.serialize())
+    out.merge(b)
+    return out
+
+
+def sketches_to_bytes(state: dict) -> dict:
+    """An object's ``__dict__`` with its KLL sketches (not picklable) serialised, so the
+    object can travel to and from cluster workers."""
+    def dump(v):
+        if type(v).__name__ == "kll_doubles_sketch":
+            return ("kll", v.serialize())
+        if isinstance(v, dict):
+            return {k: dump(x) for k, x in v.items()}
+        return v
+    return {k: dump(v) for k, v in state.items()}
+
+
+def sketches_from_bytes(state: dict) -> dict:
+    """The inverse of :func:`sketches_to_bytes`."""
+    from datasketches import kll_doubles_sketch
+
+    def load(v):
+        if isinstance(v, tuple) and len(v) == 2 and v[0] == "kll":
+            return kll_doubles_sketch.deserialize(v[1])
+        if isinstance(v, dict):
+            return {k: load(x) for k, x in v.items()}
+        return v
+    return {k: load(v) for k, v in state.items()}
+
+
 class _NumericScan:
     """Missing count, weighted mean/variance (Chan's merge), range, optional sketch."""
 
@@ -278,6 +315,25 @@ class _NumericScan:
     def median(self) -> float:
         return float(self.sketch.get_quantile(0.5))
 
+    def __add__(self, other: "_NumericScan") -> "_NumericScan":
+        out = _NumericScan(False)
+        out.n, out.missing = self.n + other.n, self.missing + other.missing
+        out.lo, out.hi = min(self.lo, other.lo), max(self.hi, other.hi)
+        out.w = self.w + other.w
+        if out.w > 0:
+            delta = other.mean - self.mean
+            out.mean = self.mean + delta * other.w / out.w
+            out.m2 = self.m2 + other.m2 + delta * delta * self.w * other.w / out.w
+        if self.sketch is not None:
+            out.sketch = merged_sketch(self.sketch, other.sketch)
+        return out
+
+    def __getstate__(self) -> dict:
+        return sketches_to_bytes(self.__dict__)
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(sketches_from_bytes(state))
+
 
 class _CategoricalScan:
     def __init__(self):
@@ -291,6 +347,13 @@ class _CategoricalScan:
             vc = pc.value_counts(arr.drop_null())
             self.counts.update(dict(zip(vc.field("values").to_pylist(),
                                         vc.field("counts").to_pylist())))
+
+    def __add__(self, other: "_CategoricalScan") -> "_CategoricalScan":
+        out = _CategoricalScan()
+        out.counts = self.counts + other.counts
+        out.missing = self.missing + other.missing
+        out.checked = self.checked or other.checked
+        return out
 
 
 @dataclass
@@ -333,6 +396,126 @@ def check_finite(values: np.ndarray, keep: np.ndarray, name: str, what: str, off
                         f"infinite values are not allowed: fix or drop the row")
 
 
+def _scan_reads(roles: ColumnRoles, kinds: dict[str, str]) -> tuple[list, list, list]:
+    """(numeric, text, booleans) columns the first pass reads."""
+    numeric = [c for c in roles.features if kinds[c] == "numeric"]
+    booleans = [c for c in roles.features if kinds[c] == "boolean"]
+    text = [c for c in roles.features if kinds[c] == "categorical"]
+    reads = numeric + [roles.target] + ([roles.weight] if roles.weight else [])
+    return reads, text + ([roles.group] if roles.group else []), booleans
+
+
+class InputScan:
+    """The first pass's state: updated batch by batch, merged with ``+``.
+
+    One chunk, one partition or a whole table: the same :meth:`update`, and two
+    scans of disjoint rows merge into the scan of their union, so a local stream
+    and a cluster learn the same preprocessing.
+    """
+
+    def __init__(self, roles: ColumnRoles, kinds: dict[str, str], options: SchemaOptions):
+        self.roles, self.kinds, self.options = roles, kinds, options
+        numeric_like = [c for c in roles.features if kinds[c] in ("numeric", "boolean")]
+        self.num_scans = {c: _NumericScan(options.impute == "median") for c in numeric_like}
+        self.cat_scans = {c: _CategoricalScan() for c in roles.features
+                          if kinds[c] == "categorical"}
+        self.groups: Counter | None = Counter() if roles.group else None
+        self.rows = 0
+        self.dropped = 0
+
+    def update(self, batch: pa.RecordBatch, source: str, offset: int | None = None) -> None:
+        """Add a batch of the columns :func:`scan_batches` reads; ``offset`` is the row
+        number of its first row in ``source`` (for messages; default: rows so far)."""
+        roles, m = self.roles, batch.num_rows
+        if m == 0:
+            return
+        offset = self.rows if offset is None else offset
+        markers = MissingMarkers(self.options.na_values)
+        declared = set(roles.categorical)
+        col = {n: batch.column(i) for i, n in enumerate(batch.schema.names)}
+        y = col[roles.target].to_numpy(zero_copy_only=False)
+        keep = ~np.isnan(y)
+        check_finite(y, keep, roles.target, "target", offset, source)
+        self.dropped += int(m - keep.sum())
+        w = np.ones(m)
+        if roles.weight:
+            w = col[roles.weight].to_numpy(zero_copy_only=False)
+            check_weights(w, keep, roles.weight, offset, source)
+        if roles.group:
+            self.groups.update(_group_labels(col[roles.group], keep, roles.group, offset,
+                                             source))
+        all_kept = bool(keep.all())
+        mask = None if all_kept else pa.array(keep)
+        for name, scan in self.num_scans.items():
+            v = markers.numeric(col[name].to_numpy(zero_copy_only=False))
+            check_finite(v, keep, name, "column", offset, source)
+            scan.update(v if all_kept else v[keep], w if all_kept else w[keep])
+        for name, scan in self.cat_scans.items():
+            arr = markers.text(as_text(col[name], codes=name in declared))
+            if not scan.checked and name not in declared and arr.null_count < m:
+                _check_looks_numeric(arr, name, offset, source)
+                scan.checked = True
+            scan.update(arr if mask is None else arr.filter(mask))
+            _check_distinct(scan, name, source)
+        self.rows += m
+
+    def __add__(self, other: "InputScan") -> "InputScan":
+        out = InputScan(self.roles, self.kinds, self.options)
+        out.rows, out.dropped = self.rows + other.rows, self.dropped + other.dropped
+        if self.groups is not None:
+            out.groups = self.groups + other.groups
+        out.num_scans = {c: s + other.num_scans[c] for c, s in self.num_scans.items()}
+        out.cat_scans = {c: s + other.cat_scans[c] for c, s in self.cat_scans.items()}
+        for name, scan in out.cat_scans.items():
+            _check_distinct(scan, name, "input")
+        return out
+
+    def finish(self, source: str) -> ScanResult:
+        """The learned inputs and profile.
+
+        Raises
+        ------
+        DataError
+            No rows, no target anywhere, a column without values, identifier-like text.
+        """
+        kept_rows = self.rows - self.dropped
+        if self.rows == 0:
+            raise DataError(f"{source}: no data rows (only a header?)")
+        if kept_rows == 0:
+            raise DataError(f"{source}: the target '{self.roles.target}' is missing in every "
+                            f"row")
+        inputs, profile = _build_inputs(self.roles, self.kinds, self.num_scans, self.cat_scans,
+                                        self.options, kept_rows, source)
+        return ScanResult(inputs, profile, self.rows, self.dropped,
+                          dict(self.groups) if self.groups is not None else None)
+
+
+def _check_distinct(scan: "_CategoricalScan", name: str, source: str) -> None:
+    if len(scan.counts) > MAX_DISTINCT_LEVELS:
+        raise DataError(f"{source}: column '{name}' has more than {MAX_DISTINCT_LEVELS:,} "
+                        f"distinct values; it looks like an identifier: pass --exclude {name}")
+
+
+def scan_batches(source: TableSource, roles: ColumnRoles, kinds: dict[str, str]):
+    """The batches of ``source`` that :meth:`InputScan.update` takes."""
+    reads, text, booleans = _scan_reads(roles, kinds)
+    hint = {c: TRAINING_HINT.format(name=c) for c in roles.features
+            if kinds[c] in ("numeric", "boolean")}
+    return source.batches(reads, text, booleans, hint=hint)
+
+
+def scan_source(source: TableSource, roles: ColumnRoles, kinds: dict[str, str],
+                options: SchemaOptions, progress: Progress | None = None) -> InputScan:
+    """Stream one source into an :class:`InputScan` (not finished: it may be merged)."""
+    scan = InputScan(roles, kinds, options)
+    stream = scan_batches(source, roles, kinds)
+    for batch in stream:
+        scan.update(batch, source.path)
+        if progress:
+            progress(batch.num_rows, stream.fraction)
+    return scan
+
+
 def scan_inputs(source: TableSource, roles: ColumnRoles, kinds: dict[str, str],
                 options: SchemaOptions, progress: Progress | None = None) -> ScanResult:
     """First pass: learn fill values, levels and the input profile (streamed).
@@ -345,62 +528,7 @@ def scan_inputs(source: TableSource, roles: ColumnRoles, kinds: dict[str, str],
         Non-numeric or infinite values, negative or missing weights, missing group
         labels, identifier-like categorical columns, columns with no values.
     """
-    numeric = [c for c in roles.features if kinds[c] == "numeric"]
-    booleans = [c for c in roles.features if kinds[c] == "boolean"]
-    text = [c for c in roles.features if kinds[c] == "categorical"]
-    declared = set(roles.categorical)
-    reads = numeric + [roles.target] + ([roles.weight] if roles.weight else [])
-    stream = source.batches(reads, text + ([roles.group] if roles.group else []), booleans,
-                            hint={c: TRAINING_HINT.format(name=c) for c in numeric + booleans})
-    num_scans = {c: _NumericScan(options.impute == "median") for c in numeric + booleans}
-    markers = MissingMarkers(options.na_values)
-    cat_scans = {c: _CategoricalScan() for c in text}
-    groups: Counter | None = Counter() if roles.group else None
-    offset = dropped = 0
-    for batch in stream:
-        m = batch.num_rows
-        if m == 0:
-            continue
-        col = {n: batch.column(i) for i, n in enumerate(batch.schema.names)}
-        y = col[roles.target].to_numpy(zero_copy_only=False)
-        keep = ~np.isnan(y)
-        check_finite(y, keep, roles.target, "target", offset, source.path)
-        dropped += int(m - keep.sum())
-        w = np.ones(m)
-        if roles.weight:
-            w = col[roles.weight].to_numpy(zero_copy_only=False)
-            check_weights(w, keep, roles.weight, offset, source.path)
-        if roles.group:
-            groups.update(_group_labels(col[roles.group], keep, roles.group, offset,
-                                        source.path))
-        all_kept = bool(keep.all())
-        mask = None if all_kept else pa.array(keep)
-        for name, scan in num_scans.items():
-            v = markers.numeric(col[name].to_numpy(zero_copy_only=False))
-            check_finite(v, keep, name, "column", offset, source.path)
-            scan.update(v if all_kept else v[keep], w if all_kept else w[keep])
-        for name, scan in cat_scans.items():
-            arr = markers.text(as_text(col[name], codes=name in declared))
-            if not scan.checked and name not in declared and arr.null_count < m:
-                _check_looks_numeric(arr, name, offset, source.path)
-                scan.checked = True
-            scan.update(arr if mask is None else arr.filter(mask))
-            if len(scan.counts) > MAX_DISTINCT_LEVELS:
-                raise DataError(f"{source.path}: column '{name}' has more than "
-                                f"{MAX_DISTINCT_LEVELS:,} distinct values; it looks like an "
-                                f"identifier: pass --exclude {name}")
-        offset += m
-        if progress:
-            progress(m, stream.fraction)
-    kept_rows = offset - dropped
-    if offset == 0:
-        raise DataError(f"{source.path}: no data rows (only a header?)")
-    if kept_rows == 0:
-        raise DataError(f"{source.path}: the target '{roles.target}' is missing in every row")
-    inputs, profile = _build_inputs(roles, kinds, num_scans, cat_scans, options, kept_rows,
-                                    source.path)
-    return ScanResult(inputs, profile, offset, dropped,
-                      dict(groups) if groups is not None else None)
+    return scan_source(source, roles, kinds, options, progress).finish(source.path)
 
 
 def check_weights(w: np.ndarray, keep: np.ndarray, name: str, offset: int, source: str) -> None:

@@ -28,7 +28,8 @@ import numpy as np
 import pyarrow as pa
 
 from enet.data.manifest import InputColumn
-from enet.data.schema import MissingMarkers, as_text
+from enet.data.schema import (MissingMarkers, as_text, merged_sketch, sketches_from_bytes,
+                              sketches_to_bytes)
 from enet.monitor.drift import (bin_frequencies, ecdf_from_sample, ecdf_from_sketch,
                                 quantile_edges, quantiles)
 
@@ -115,6 +116,18 @@ class _Moments:
     def sd(self) -> np.ndarray:
         return np.sqrt(self.m2 / self.n) if self.n > 0 else np.zeros_like(self.m2)
 
+    def __add__(self, other: "_Moments") -> "_Moments":
+        if other.n == 0:
+            return self
+        if self.n == 0:
+            return other
+        out = _Moments()
+        out.n = self.n + other.n
+        delta = other.mean - self.mean
+        out.mean = self.mean + delta * other.n / out.n
+        out.m2 = self.m2 + other.m2 + delta * delta * self.n * other.n / out.n
+        return out
+
 
 def _row_priority(rows: np.ndarray, seed: int) -> np.ndarray:
     """A well-mixed 64-bit hash of row numbers (splitmix64)."""
@@ -160,6 +173,20 @@ class RowSample:
         self.y = np.concatenate([self.y, y])[keep]
         self.w = np.concatenate([self.w, w])[keep]
         self.fold = np.concatenate([self.fold, fold])[keep]
+
+    def __add__(self, other: "RowSample") -> "RowSample":
+        out = RowSample(self.X.shape[1], self.capacity, self.seed)
+        out.capacity = self.capacity
+        for part in (self, other):
+            if len(part.key):
+                keys = np.concatenate([out.key, part.key])
+                keep = np.argsort(keys, kind="stable")[:out.capacity]
+                out.key = keys[keep]
+                out.X = np.concatenate([out.X, part.X])[keep]
+                out.y = np.concatenate([out.y, part.y])[keep]
+                out.w = np.concatenate([out.w, part.w])[keep]
+                out.fold = np.concatenate([out.fold, part.fold])[keep]
+        return out
 
 
 class TrainingProfiler:
@@ -215,6 +242,25 @@ class TrainingProfiler:
                 self.moments[col.name].update(present)
         self.features.update(X)
         self.sample.update(X, y, w, fold, rows)
+
+    def __add__(self, other: "TrainingProfiler") -> "TrainingProfiler":
+        """The profile of the rows of both (disjoint) parts."""
+        out = TrainingProfiler.__new__(TrainingProfiler)
+        out.inputs, out.markers, out.slices = self.inputs, self.markers, self.slices
+        out.rows = self.rows + other.rows
+        out.sketch = {c: merged_sketch(s, other.sketch[c]) for c, s in self.sketch.items()}
+        out.moments = {c: m + other.moments[c] for c, m in self.moments.items()}
+        out.missing = {c: v + other.missing[c] for c, v in self.missing.items()}
+        out.cat_counts = {c: v + other.cat_counts[c] for c, v in self.cat_counts.items()}
+        out.features = self.features + other.features
+        out.sample = self.sample + other.sample
+        return out
+
+    def __getstate__(self) -> dict:
+        return sketches_to_bytes(self.__dict__)
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(sketches_from_bytes(state))
 
     # ------------------------------------------------------------------ results
     def inputs_profile(self) -> tuple[dict, dict[str, np.ndarray]]:
