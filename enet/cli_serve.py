@@ -42,8 +42,6 @@ def serve(
                                              "log (off: they are never logged).")] = False,
     request_key_header: Annotated[str, typer.Option(
         help="Header whose value routes a request deterministically.")] = "X-Request-Key",
-    drift_window: Annotated[int, typer.Option(
-        help="Rows in the rolling window of the drift gauges (0: off).")] = 10_000,
 ) -> None:
     """Serve a model over HTTP: Open Inference Protocol (KServe V2), /predict, /metrics.
 
@@ -62,8 +60,7 @@ def serve(
                 challenger=challenger, canary=canary, shadow=shadow, host=host, port=port,
                 workers=workers, max_body_bytes=max_body_bytes, max_rows=max_rows,
                 poll_interval=poll_interval, admin_token=os.environ.get(TOKEN_ENV) or None,
-                log_inputs=log_inputs, strict=strict, request_key_header=request_key_header,
-                drift_window=drift_window)
+                log_inputs=log_inputs, strict=strict, request_key_header=request_key_header)
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in first["loc"])

@@ -352,8 +352,28 @@ def create_app(settings: ServeSettings, metrics_registry: CollectorRegistry | No
     async def not_found(path: str, request: Request):
         raise NotFound(f"no endpoint {request.method} /{path}; see /docs")
 
+    _document_request_bodies(app, (PredictRequest, InferenceRequest))
     app.add_middleware(_AccessLog, metrics=metrics, log_inputs=log_inputs)
     return app
+
+
+def _document_request_bodies(app: FastAPI, models) -> None:
+    """Add the request models to the OpenAPI components (the scoring routes read the raw
+    body themselves, to count its size and tell malformed JSON from a bad shape)."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            doc = build()
+            schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+            for model in models:
+                schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                schemas.update(schema.pop("$defs", {}))
+                schemas[model.__name__] = schema
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 def _enet_version() -> str:

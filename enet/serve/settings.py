@@ -51,7 +51,6 @@ class ServeSettings(BaseModel):
     log_inputs: bool = False
     strict: bool = False
     request_key_header: str = "x-request-key"
-    drift_window: int = Field(10_000, ge=0)
 
     @model_validator(mode="after")
     def _routes(self) -> "ServeSettings":
