@@ -5,7 +5,7 @@ direct record encoder + dot product (``Deployment.score``), the same rows throug
 shared table path (Arrow + Encoder, what ``Model.predict`` does), metric updates, and
 for comparison scikit-learn's ``Pipeline.predict`` on a one-row DataFrame.
 
-    python bench/serve_request_cost.py
+    PYTHONPATH=.:bench python bench/serve_request_cost.py
 """
 
 from __future__ import annotations
