@@ -42,6 +42,12 @@ def serve(
                                              "log (off: they are never logged).")] = False,
     request_key_header: Annotated[str, typer.Option(
         help="Header whose value routes a request deterministically.")] = "X-Request-Key",
+    drift_window: Annotated[float, typer.Option(
+        help="Seconds of traffic behind the drift gauges (enet_drift_*: PSI, missing and "
+             "unseen rates per input, prediction PSI); 0: no drift tracking.")] = 600.0,
+    drift_slices: Annotated[int, typer.Option(
+        help="Steps the drift window advances in (it spans the last drift-window minus "
+             "one step to drift-window seconds).")] = 10,
 ) -> None:
     """Serve a model over HTTP: Open Inference Protocol (KServe V2), /predict, /metrics.
 
@@ -60,7 +66,8 @@ def serve(
                 challenger=challenger, canary=canary, shadow=shadow, host=host, port=port,
                 workers=workers, max_body_bytes=max_body_bytes, max_rows=max_rows,
                 poll_interval=poll_interval, admin_token=os.environ.get(TOKEN_ENV) or None,
-                log_inputs=log_inputs, strict=strict, request_key_header=request_key_header)
+                log_inputs=log_inputs, strict=strict, request_key_header=request_key_header,
+                drift_window=drift_window, drift_slices=drift_slices)
         except ValidationError as exc:
             first = exc.errors(include_url=False)[0]
             where = ".".join(str(p) for p in first["loc"])

@@ -32,6 +32,7 @@ from enet.serve.schemas import (ErrorBody, InferenceRequest, InferenceResponse, 
                                 PredictRequest, PredictResponse, ReloadResponse, infer_columns,
                                 predict_columns)
 from enet.serve.settings import ServeSettings
+from enet.serve.window import WindowSpec
 
 __all__ = ["create_app", "app_from_environment"]
 
@@ -158,13 +159,16 @@ def build_plane(settings: ServeSettings, metrics: ServeMetrics) -> tuple[DataPla
         sources["challenger"] = ModelSource.parse(settings.challenger)
     if settings.shadow:
         sources["shadow"] = ModelSource.parse(settings.shadow)
+    window = WindowSpec(settings.drift_window, settings.drift_slices) \
+        if settings.drift_window > 0 else None
     deployments = Deployments({}, metrics)
-    reloader = Reloader(sources, settings.registry, deployments, settings.strict, metrics)
+    reloader = Reloader(sources, settings.registry, deployments, settings.strict, metrics,
+                        window)
     registry = reloader.registry()
     for role, source in sources.items():
         version = source.current_version(registry)
         deployments.swap(load_deployment(role, source, registry, version, settings.strict,
-                                         metrics))
+                                         metrics, window))
     return DataPlane(settings, deployments), reloader
 
 
@@ -187,6 +191,7 @@ def create_app(settings: ServeSettings, metrics_registry: CollectorRegistry | No
     """
     metrics = ServeMetrics(metrics_registry)
     data_plane, reloader = plane or build_plane(settings, metrics)
+    metrics.watch_drift(data_plane.deployments)
     limit, max_rows = settings.max_body_bytes, settings.max_rows
     key_header = settings.request_key_header.lower()
     token = settings.admin_token

@@ -1,7 +1,8 @@
 """Model deployments: load and verify a version, hold the serving ones, swap atomically.
 
-A :class:`Deployment` is a verified model with its record encoder and metric
-children. :class:`Deployments` keeps the current one per role (champion,
+A :class:`Deployment` is a verified model with its record encoder, metric
+children and drift window (:mod:`enet.serve.window`; a new version starts with an
+empty one). :class:`Deployments` keeps the current one per role (champion,
 challenger, shadow) in a dict that is replaced, never mutated, so a request
 that picked a deployment finishes on it while a reload swaps in the next.
 :class:`Reloader` watches registry aliases (and serves ``POST /admin/reload``):
@@ -26,6 +27,7 @@ from enet.exceptions import EnetError, ModelError
 from enet.model import Model
 from enet.registry import Registry, open_registry, parse_ref
 from enet.serve.metrics import RouteMetrics, ServeMetrics, prediction_buckets
+from enet.serve.window import DriftWindow, WindowSpec
 
 __all__ = ["ModelSource", "Deployment", "Deployments", "Reloader", "load_deployment"]
 
@@ -74,7 +76,8 @@ class Deployment:
     """A loaded, verified model serving one role."""
 
     def __init__(self, role: str, source: ModelSource, version: int | None, model: Model,
-                 sha256: str, load_seconds: float, strict: bool, metrics: ServeMetrics):
+                 sha256: str, load_seconds: float, strict: bool, metrics: ServeMetrics,
+                 window: WindowSpec | None = None):
         self.role, self.source, self.model, self.sha256 = role, source, model, sha256
         self.number = version
         self.name = source.name
@@ -87,23 +90,32 @@ class Deployment:
         route = "champion" if role == "champion" else ("canary" if role == "challenger"
                                                        else "shadow")
         self.metrics: RouteMetrics = metrics.route(self.name, self.version, route, buckets)
+        # a new version starts with an empty window (None: not tracked, or no profile)
+        self.drift = DriftWindow.for_model(model, window)
 
     def score(self, columns: dict[str, list], n_rows: int) -> tuple[np.ndarray, ScoreCounts]:
-        """Predictions and counts for a request's columns.
+        """Predictions and counts for a request's columns (counted in the drift window).
 
         Raises
         ------
         DataError
             Exactly as ``Model.predict`` on the same columns.
         """
+        X, predictions, counts = self._score(columns, n_rows)
+        if self.drift is not None:
+            self.drift.add(X, predictions, counts)
+        return predictions, counts
+
+    def _score(self, columns: dict[str, list], n_rows: int
+               ) -> tuple[np.ndarray, np.ndarray, ScoreCounts]:
         counts = ScoreCounts()
         X = self.records.encode(columns, n_rows, self.strict, counts)
-        return X @ self._coef + self._intercept, counts
+        return X, X @ self._coef + self._intercept, counts
 
     def verify(self) -> None:
         """Score one row of missing values: the model must give a finite prediction."""
         columns = {c.name: [None] for c in self.model.inputs}
-        pred, _ = self.score(columns, 1)
+        _, pred, _ = self._score(columns, 1)
         if not np.all(np.isfinite(pred)):
             raise ModelError(f"{self.name}/{self.version}: scoring a test row gave {pred[0]}")
 
@@ -114,8 +126,10 @@ class Deployment:
 
 
 def load_deployment(role: str, source: ModelSource, registry: Registry | None,
-                    version: int | None, strict: bool, metrics: ServeMetrics) -> Deployment:
-    """Load a model version (sha256 checked), build its encoder and score a test row."""
+                    version: int | None, strict: bool, metrics: ServeMetrics,
+                    window: WindowSpec | None = None) -> Deployment:
+    """Load a model version (sha256 checked), build its encoder and score a test row;
+    ``window`` sets its drift window (None: no drift tracking)."""
     from enet.artifact import load_model, model_digest
 
     t0 = time.perf_counter()
@@ -128,7 +142,7 @@ def load_deployment(role: str, source: ModelSource, registry: Registry | None,
     if model.manifest.layout == "matrix" and len(model.features) > 100_000:
         raise ModelError(f"{source.ref}: a matrix model with {len(model.features):,} features "
                          f"is not served by name; score it in batch")
-    dep = Deployment(role, source, version, model, sha, 0.0, strict, metrics)
+    dep = Deployment(role, source, version, model, sha, 0.0, strict, metrics, window)
     dep.verify()
     dep.load_seconds = time.perf_counter() - t0
     return dep
@@ -174,9 +188,11 @@ class Reloader:
     """Keeps each role on the version its reference points at."""
 
     def __init__(self, sources: dict[str, ModelSource], registry_path: str | None,
-                 deployments: Deployments, strict: bool, metrics: ServeMetrics):
+                 deployments: Deployments, strict: bool, metrics: ServeMetrics,
+                 window: WindowSpec | None = None):
         self.sources, self.registry_path = sources, registry_path
         self.deployments, self.strict, self.metrics = deployments, strict, metrics
+        self.window = window
         self._lock = asyncio.Lock()
         self._failed: dict[str, int | None] = {}
         self._registry: Registry | None = None
@@ -218,7 +234,7 @@ class Reloader:
                              "the alias moves or POST /admin/reload"}
         try:
             dep = load_deployment(role, source, self.registry(), version, self.strict,
-                                  self.metrics)
+                                  self.metrics, self.window)
         except (EnetError, OSError, ValueError, KeyError) as exc:
             return self._failure(role, source, version, exc)
         old = self.deployments.swap(dep)

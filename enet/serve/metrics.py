@@ -3,7 +3,9 @@
 Nothing is registered at import time: :class:`ServeMetrics` builds every metric on
 the registry it is given (one per app, so tests and workers never share state).
 Predictions and shadow divergences are recorded with :class:`ArrayHistogram`, which
-bins a whole request's values with numpy instead of one ``observe`` per row.
+bins a whole request's values with numpy instead of one ``observe`` per row. The
+drift gauges (``enet_drift_*``) are computed at scrape time by :class:`DriftCollector`
+from the serving deployments' rolling windows (:mod:`enet.serve.window`).
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ import threading
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import HistogramMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
-__all__ = ["ServeMetrics", "ArrayHistogram", "RouteMetrics", "LATENCY_BUCKETS",
-           "prediction_buckets"]
+__all__ = ["ServeMetrics", "ArrayHistogram", "RouteMetrics", "DriftCollector",
+           "LATENCY_BUCKETS", "prediction_buckets"]
 
 LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005,
                    0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -140,6 +142,10 @@ class ServeMetrics:
                                    "a role failed to load and an older one serves",
                                    ["role", "model", "version"], registry=r)
 
+    def watch_drift(self, deployments) -> None:
+        """Export the drift gauges of ``deployments``' serving versions (at scrape time)."""
+        self.registry.register(DriftCollector(deployments))
+
     def route(self, model: str, version: str, route: str, buckets) -> "RouteMetrics":
         return RouteMetrics(self, model, version, route, buckets)
 
@@ -176,3 +182,64 @@ class RouteMetrics:
             hist = self._latency[endpoint] = self.metrics.latency.labels(
                 endpoint, self.model, self.version, self.route)
         hist.observe(seconds)
+
+
+_SERIES = ("model", "version", "route")
+_FEATURE = (*_SERIES, "feature")
+
+
+class DriftCollector(Collector):
+    """Drift gauges of every serving deployment with a window, computed when scraped.
+
+    Only the current deployments are exported, so a reloaded version's gauges
+    replace the previous version's (and start from an empty window).
+    """
+
+    def __init__(self, deployments):
+        self.deployments = deployments
+
+    @staticmethod
+    def _families() -> dict[str, GaugeMetricFamily]:
+        spec = {
+            "psi": ("enet_drift_psi", "PSI of an input over the drift window against the "
+                    "training profile (numeric: training quantile bins; categorical: the "
+                    "model's level indicators)", _FEATURE),
+            "missing": ("enet_drift_missing_rate", "Share of the window's rows with the input "
+                        "missing", _FEATURE),
+            "unseen": ("enet_drift_unseen_rate", "Share of the window's rows with a level not "
+                       "seen in training (categorical inputs)", _FEATURE),
+            "train_missing": ("enet_drift_training_missing_rate", "Share of the training rows "
+                              "with the input missing", _FEATURE),
+            "impact": ("enet_drift_impact", "The input's share of the model's output "
+                       "(sum |b_j| sd_j over its features, as in enet monitor)", _FEATURE),
+            "prediction": ("enet_drift_prediction_psi", "PSI of the predictions over the drift "
+                           "window against the training predictions", _SERIES),
+            "rows": ("enet_drift_window_rows", "Rows in the drift window", _SERIES),
+            "seconds": ("enet_drift_window_seconds", "Seconds of traffic the drift window "
+                        "spans (less than its length after a start or a reload)", _SERIES),
+        }
+        return {key: GaugeMetricFamily(name, doc, labels=labels)
+                for key, (name, doc, labels) in spec.items()}
+
+    def collect(self):
+        families = self._families()
+        for dep in list(self.deployments.roles.values()):
+            if dep.drift is None:
+                continue
+            stats = dep.drift.stats()
+            series = [dep.name, dep.version, dep.metrics.route]
+            families["rows"].add_metric(series, stats.rows)
+            families["seconds"].add_metric(series, stats.seconds)
+            families["prediction"].add_metric(series, stats.prediction_psi)
+            for d in stats.inputs:
+                labels = [*series, d.name]
+                families["psi"].add_metric(labels, d.psi)
+                families["missing"].add_metric(labels, d.missing_rate)
+                families["train_missing"].add_metric(labels, d.training_missing_rate)
+                families["impact"].add_metric(labels, d.impact)
+                if d.unseen_rate is not None:
+                    families["unseen"].add_metric(labels, d.unseen_rate)
+        yield from families.values()
+
+    def describe(self):
+        return list(self._families().values())

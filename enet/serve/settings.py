@@ -32,6 +32,9 @@ class ServeSettings(BaseModel):
     shadow : str, optional
         A model scored on every request after the response is sent; its predictions
         are compared with the champion's but never returned.
+    drift_window : float
+        Seconds of traffic in each served version's drift window (0: no drift
+        tracking); the window advances in ``drift_slices`` steps.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -51,6 +54,8 @@ class ServeSettings(BaseModel):
     log_inputs: bool = False
     strict: bool = False
     request_key_header: str = "x-request-key"
+    drift_window: float = Field(600.0, ge=0.0)
+    drift_slices: int = Field(10, ge=1, le=3600)
 
     @model_validator(mode="after")
     def _routes(self) -> "ServeSettings":
