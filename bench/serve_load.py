@@ -7,12 +7,17 @@ and l1_ratio). The load generator is wrk (Debian package) with a Lua script that
 POSTs a fixed body: one row or 100 rows, at several connection counts, then
 single rows paced to ~500 requests/s for the latency target. A soak run keeps
 steady load on ``enet serve`` while the champion alias moves to another version
-halfway, and reports failed requests and the server's resident memory.
+halfway, and reports failed requests and the server's resident memory. ``--drift``
+measures the cost of the drift gauges instead: two ``enet serve`` processes, one with
+the default drift window and one with ``--drift-window 0``, loaded alternately (on,
+off, off, on, ...) at every row count and connection level, so that both see the same
+machine; medians over the rounds and their ratio.
 
 Pinning (2 shared cores): each server (and all its worker processes) on CPU 1,
 wrk on CPU 0 (``taskset``).
 
     python bench/serve_load.py [--seconds 5] [--soak 300] [--out bench/results_serve.json]
+    python bench/serve_load.py --drift [--rounds 3] [--seconds 5] [--out bench/results_drift.json]
 """
 
 from __future__ import annotations
@@ -245,13 +250,61 @@ def soak(tmp, reg, bodies, seconds: float) -> dict:
         stop(proc)
 
 
+def drift_cost(tmp, bodies, seconds: float, levels, rounds: int) -> list[dict]:
+    """Throughput and latency of enet serve with and without drift tracking, alternated."""
+    specs, env = servers(tmp)
+    cmd, base, path, ready, kind = specs["enet serve"]
+    port = free_port()
+    off_cmd = [*cmd[:cmd.index("--port") + 1], str(port), "--drift-window", "0"]
+    variants = {"drift on (default window)": (cmd, base),
+                "drift off (--drift-window 0)": (off_cmd, f"http://127.0.0.1:{port}")}
+    procs, urls = {}, {}
+    try:
+        for name, (argv, url) in variants.items():
+            procs[name] = start(argv, os.path.join(tmp, f"{name.split()[1]}.log"), env)
+            wait_ready(url + ready, procs[name])
+            wrk(url + path, bodies[kind, 1], 4, 2)                 # warm-up
+            urls[name] = url
+        on, off = list(variants)
+        scrape = urllib.request.urlopen(urls[on] + "/metrics", timeout=10).read().decode()
+        assert "enet_drift_psi{" in scrape and "enet_drift_psi{" not in \
+            urllib.request.urlopen(urls[off] + "/metrics", timeout=10).read().decode()
+        results = []
+        for n in (1, 100):
+            for c in levels:
+                runs = {name: [] for name in variants}
+                for r in range(rounds):
+                    for name in ((on, off) if r % 2 == 0 else (off, on)):
+                        runs[name].append(wrk(urls[name] + path, bodies[kind, n], c, seconds))
+                row = {"rows": n, "connections": c}
+                for name, got in runs.items():
+                    row[name] = {k: float(np.median([g[k] for g in got]))
+                                 for k in ("rps", "p50_ms", "p95_ms", "p99_ms")}
+                    row[name]["rps_runs"] = [round(g["rps"]) for g in got]
+                    row[name]["failed"] = sum(g["failed"] for g in got)
+                row["rps_ratio_on_over_off"] = row[on]["rps"] / row[off]["rps"]
+                results.append(row)
+                print(f"rows={n:3d} c={c:2d}  on {row[on]['rps']:7.0f} req/s p50 "
+                      f"{row[on]['p50_ms']:.2f} p99 {row[on]['p99_ms']:.2f} ms | off "
+                      f"{row[off]['rps']:7.0f} req/s p50 {row[off]['p50_ms']:.2f} p99 "
+                      f"{row[off]['p99_ms']:.2f} ms | on/off {row['rps_ratio_on_over_off']:.3f}",
+                      flush=True)
+        return results
+    finally:
+        for proc in procs.values():
+            stop(proc)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--levels", default="1,4,16")
     ap.add_argument("--soak", type=float, default=300, help="soak seconds (0: skip)")
     ap.add_argument("--only", action="append", help="run only this server (repeatable)")
-    ap.add_argument("--out", default=os.path.join(HERE, "results_serve.json"))
+    ap.add_argument("--drift", action="store_true",
+                    help="only measure enet serve with and without drift tracking")
+    ap.add_argument("--rounds", type=int, default=3, help="alternations per point (--drift)")
+    ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install -y wrk")
@@ -261,6 +314,12 @@ def main() -> None:
     facts = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(),
              "python": platform.python_version(), "machine": platform.machine(),
              "pinning": f"server on CPU {SERVER_CPU}, wrk on CPU {CLIENT_CPU} (taskset)"}
+    if args.drift:
+        results = drift_cost(tmp, bodies, args.seconds, levels, args.rounds)
+        with open(args.out or os.path.join(HERE, "results_drift.json"), "w") as fh:
+            json.dump({"facts": facts, "results": results}, fh, indent=1)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     results = compare(tmp, bodies, m1, pipe, X, args.seconds, levels, args.only)
     by = {(r["server"], r["rows"], r["connections"], r.get("paced")): r for r in results}
     print("\nthroughput ratios (enet / peer):")
@@ -271,7 +330,7 @@ def main() -> None:
                 if a and b:
                     print(f"  vs {peer:24s} rows={n:3d} c={c:2d}: {a['rps'] / b['rps']:6.1f}x")
     soaked = soak(tmp, reg, bodies, args.soak) if args.soak > 0 else None
-    with open(args.out, "w") as fh:
+    with open(args.out or os.path.join(HERE, "results_serve.json"), "w") as fh:
         json.dump({"facts": facts, "results": results, "soak": soaked}, fh, indent=1)
     shutil.rmtree(tmp, ignore_errors=True)
 

@@ -82,10 +82,12 @@ def test_window_equals_monitor_and_forgets_expired_slices():
     assert {c.kind for c in model.inputs} == {"numeric", "boolean", "categorical"}
     clock = Clock()
     spec = WindowSpec(seconds=60.0, slices=6)                 # 10-second slices
-    window = DriftWindow(DriftWindow.for_model(model, spec).layout, spec, clock)
+    layout = DriftWindow.for_model(model, spec).layout
+    # every 25 rows the queue is counted in the request path, the rest at scrape time
+    window = DriftWindow(layout, spec, clock, batch_rows=25)
     encoder = RecordEncoder(model.encoder())
 
-    def send(body, size):
+    def send(body, size, window=window):
         for i in range(0, len(body), size):
             chunk = body[i:i + size]
             columns = {k: [r.get(k) for r in chunk] for k in chunk[0]}
@@ -115,6 +117,13 @@ def test_window_equals_monitor_and_forgets_expired_slices():
     assert math.isnan(empty.prediction_psi)
     impact = impact_shares(model)
     assert {d.name: d.impact for d in empty.inputs} == impact
+    # requests still queued when their slice expires are dropped, not counted late
+    queued = DriftWindow(layout, spec, clock)
+    clock.now = 2000.0
+    send(early, 1, queued)
+    clock.now = 2065.0
+    send(late, 11, queued)
+    _assert_equal_to_monitor(_from_window(queued.stats()), _reference(model, late), 120)
 
 
 def test_window_is_none_without_a_profile_or_a_length():

@@ -4,9 +4,14 @@ The window is the last ``slices`` intervals of ``seconds / slices`` seconds each
 aligned to the monotonic clock, the current (partial) interval included: it
 always holds the traffic of the last ``seconds - seconds / slices`` to
 ``seconds`` seconds. Each interval keeps one vector of additive counts (a ring
-buffer of ``slices`` vectors); a request adds its counts to the current one and
-an expired interval is zeroed, so no raw row is kept and a request costs one
-vectorised comparison of its rows with the training bin edges. The vector holds
+buffer of ``slices`` vectors); an expired interval is zeroed. The request path
+only queues the request's feature matrix and predictions with its arrival slice;
+queued requests are counted together, one vectorised comparison of all their
+rows with the training bin edges, when :data:`BATCH_ROWS` rows are queued and at
+every scrape (counting each request on arrival cost more in a server than in a
+loop: a dozen small numpy calls per request). So the window keeps no raw rows,
+only a bounded queue of the latest ones, and a request costs an append. The
+vector holds
 
 * for every numeric or boolean input, every categorical indicator and the
   predictions: how many values lie above each training bin edge (numeric: the
@@ -37,7 +42,11 @@ from enet.monitor.drift import psi
 from enet.monitor.monitor import impact_shares
 from enet.monitor.profile import feature_slices, has_profile
 
-__all__ = ["WindowSpec", "DriftLayout", "DriftWindow", "WindowStats", "InputDrift"]
+__all__ = ["WindowSpec", "DriftLayout", "DriftWindow", "WindowStats", "InputDrift",
+           "BATCH_ROWS"]
+
+#: requests are counted together once this many rows are queued (and at every scrape)
+BATCH_ROWS = 1024
 
 
 @dataclass(frozen=True)
@@ -163,10 +172,16 @@ class DriftWindow:
     spec : WindowSpec
     clock : callable
         Seconds (monotonic); injectable so that tests can move time.
+    batch_rows : int
+        Queued rows that trigger counting in the request path (memory bound of the
+        queue: at most this many rows plus one request's).
     """
 
-    def __init__(self, layout: DriftLayout, spec: WindowSpec, clock=time.monotonic):
-        self.layout, self.spec, self.clock = layout, spec, clock
+    def __init__(self, layout: DriftLayout, spec: WindowSpec, clock=time.monotonic,
+                 batch_rows: int = BATCH_ROWS):
+        self.layout, self.spec, self.clock, self.batch_rows = layout, spec, clock, batch_rows
+        self._queue: list[tuple] = []
+        self._queued_rows = 0
         self._slices = np.zeros((spec.slices, layout.size))
         self._above = self._slices[:, :layout.above].reshape(spec.slices, *layout.edges.shape)
         self._step = spec.slice_seconds
@@ -195,31 +210,53 @@ class DriftWindow:
         self._slot = slot
 
     def add(self, X: np.ndarray, predictions: np.ndarray, counts: ScoreCounts) -> None:
-        """Count one request: its feature matrix, predictions and encoding counts."""
-        L = self.layout
-        n = X.shape[0]
-        values = np.empty((n, L.edges.shape[0]))
-        values[:, :-1] = X[:, L.columns]
-        values[:, -1] = predictions
-        over = values[:, :, None] > L.edges
-        over = over[0] if n == 1 else over.view(np.uint8).sum(axis=0, dtype=np.int64)
-        now = self.clock()
+        """Queue one request (feature matrix, predictions, encoding counts) for counting.
+
+        The request path only appends: queued requests are counted together, vectorised
+        over all their rows, once ``batch_rows`` rows are queued and at every scrape,
+        each in the slice of its arrival.
+        """
+        slot = int(self.clock() // self._step)
         with self._lock:
-            if now // self._step != self._slot:
-                self._advance(now)
-            slot = self._slot % self.spec.slices
-            self._above[slot] += over
-            row = self._slices[slot]
+            self._queue.append((slot, X, predictions, counts))
+            self._queued_rows += X.shape[0]
+            if self._queued_rows >= self.batch_rows:
+                self._count_queue()
+
+    def _count_queue(self) -> None:
+        """Count the queued requests (under the lock); expired ones are dropped."""
+        self._advance(self.clock())
+        queue, self._queue, self._queued_rows = self._queue, [], 0
+        oldest = self._slot - self.spec.slices + 1
+        by_slot: dict[int, list] = {}
+        for item in queue:
+            if item[0] >= oldest:
+                by_slot.setdefault(item[0], []).append(item)
+        for slot, items in by_slot.items():
+            self._count(slot % self.spec.slices, items)
+
+    def _count(self, at: int, items: list) -> None:
+        L = self.layout
+        X = np.concatenate([item[1] for item in items]) if len(items) > 1 else items[0][1]
+        # compared values as rows, so that numpy's inner loop runs over the rows
+        values = np.empty((L.edges.shape[0], X.shape[0]))
+        values[:-1] = X[:, L.columns].T
+        values[-1] = np.concatenate([item[2] for item in items])
+        over = values[:, None, :] > L.edges[:, :, None]
+        self._above[at] += over.view(np.uint8).sum(axis=2, dtype=np.int64)
+        row = self._slices[at]
+        for _, _, _, counts in items:
             for name, k in counts.missing.items():
                 row[L.missing_at[name]] += k
             for name, k in counts.unseen.items():
                 row[L.unseen_at[name]] += k
-            row[L.rows_at] += n
+        row[L.rows_at] += X.shape[0]
 
     def totals(self) -> tuple[np.ndarray, float]:
         """The window's summed counts and the seconds of traffic it spans."""
         now = self.clock()
         with self._lock:
+            self._count_queue()
             self._advance(now)
             total = self._slices.sum(axis=0)
             first = (self._slot - self.spec.slices + 1) * self._step
