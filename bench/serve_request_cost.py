@@ -77,7 +77,7 @@ def _steps(dep, tracked, pipe, X, PredictRequest, predict_columns):
          lambda n: dep.score(*cols[n])),
         ("the same with the drift window (--drift-window 600)",
          lambda n: tracked.score(*cols[n])),
-        ("  of which the window's count (DriftWindow.add)",
+        ("  of which DriftWindow.add (queue, batch compare amortised)",
          lambda n: tracked.drift.add(*matrices[n])),
         ("drift gauges at scrape time (PSI of 10 inputs + prediction)",
          lambda n: tracked.drift.stats()),

@@ -4,14 +4,14 @@ The window is the last ``slices`` intervals of ``seconds / slices`` seconds each
 aligned to the monotonic clock, the current (partial) interval included: it
 always holds the traffic of the last ``seconds - seconds / slices`` to
 ``seconds`` seconds. Each interval keeps one vector of additive counts (a ring
-buffer of ``slices`` vectors); an expired interval is zeroed. The request path
-only queues the request's feature matrix and predictions with its arrival slice;
-queued requests are counted together, one vectorised comparison of all their
-rows with the training bin edges, when :data:`BATCH_ROWS` rows are queued and at
-every scrape (counting each request on arrival cost more in a server than in a
-loop: a dozen small numpy calls per request). So the window keeps no raw rows,
-only a bounded queue of the latest ones, and a request costs an append. The
-vector holds
+buffer of ``slices`` vectors); an expired interval is zeroed. A request adds
+its rows, missing values and unseen levels to the current interval and queues
+its feature matrix and predictions; queued requests are compared with the
+training bin edges together, one vectorised comparison of all their rows, when
+:data:`BATCH_ROWS` rows are queued and at every scrape (comparing each request on
+arrival cost a dozen small numpy calls per request, which a server pays several
+times over). So the window keeps no raw rows beyond a bounded queue of the latest
+ones, and a request costs a few additions and an append. The vector holds
 
 * for every numeric or boolean input, every categorical indicator and the
   predictions: how many values lie above each training bin edge (numeric: the
@@ -210,21 +210,33 @@ class DriftWindow:
         self._slot = slot
 
     def add(self, X: np.ndarray, predictions: np.ndarray, counts: ScoreCounts) -> None:
-        """Queue one request (feature matrix, predictions, encoding counts) for counting.
+        """Count one request: its feature matrix, predictions and encoding counts.
 
-        The request path only appends: queued requests are counted together, vectorised
-        over all their rows, once ``batch_rows`` rows are queued and at every scrape,
-        each in the slice of its arrival.
+        Rows, missing values and unseen levels are added at once; the feature matrix
+        and predictions are queued (arrays only, nothing for the garbage collector to
+        trace) and compared with the bin edges together, vectorised over all queued
+        rows, once ``batch_rows`` rows are queued and at every scrape, each in the
+        slice of its arrival.
         """
-        slot = int(self.clock() // self._step)
+        L = self.layout
+        now = self.clock()
         with self._lock:
-            self._queue.append((slot, X, predictions, counts))
+            if now // self._step != self._slot:
+                self._advance(now)
+            row = self._slices[self._slot % self.spec.slices]
+            for name, k in counts.missing.items():
+                row[L.missing_at[name]] += k
+            for name, k in counts.unseen.items():
+                row[L.unseen_at[name]] += k
+            row[L.rows_at] += X.shape[0]
+            self._queue.append((self._slot, X, predictions))
             self._queued_rows += X.shape[0]
             if self._queued_rows >= self.batch_rows:
                 self._count_queue()
 
     def _count_queue(self) -> None:
-        """Count the queued requests (under the lock); expired ones are dropped."""
+        """Compare the queued rows with the edges (under the lock); a request whose
+        slice has expired is dropped with the slice."""
         self._advance(self.clock())
         queue, self._queue, self._queued_rows = self._queue, [], 0
         oldest = self._slot - self.spec.slices + 1
@@ -232,25 +244,16 @@ class DriftWindow:
         for item in queue:
             if item[0] >= oldest:
                 by_slot.setdefault(item[0], []).append(item)
-        for slot, items in by_slot.items():
-            self._count(slot % self.spec.slices, items)
-
-    def _count(self, at: int, items: list) -> None:
         L = self.layout
-        X = np.concatenate([item[1] for item in items]) if len(items) > 1 else items[0][1]
-        # compared values as rows, so that numpy's inner loop runs over the rows
-        values = np.empty((L.edges.shape[0], X.shape[0]))
-        values[:-1] = X[:, L.columns].T
-        values[-1] = np.concatenate([item[2] for item in items])
-        over = values[:, None, :] > L.edges[:, :, None]
-        self._above[at] += over.view(np.uint8).sum(axis=2, dtype=np.int64)
-        row = self._slices[at]
-        for _, _, _, counts in items:
-            for name, k in counts.missing.items():
-                row[L.missing_at[name]] += k
-            for name, k in counts.unseen.items():
-                row[L.unseen_at[name]] += k
-        row[L.rows_at] += X.shape[0]
+        for slot, items in by_slot.items():
+            X = np.concatenate([item[1] for item in items]) if len(items) > 1 else items[0][1]
+            # compared values as rows, so that numpy's inner loop runs over the rows
+            values = np.empty((L.edges.shape[0], X.shape[0]))
+            values[:-1] = X[:, L.columns].T
+            values[-1] = np.concatenate([item[2] for item in items])
+            over = values[:, None, :] > L.edges[:, :, None]
+            self._above[slot % self.spec.slices] += over.view(np.uint8).sum(axis=2,
+                                                                           dtype=np.int64)
 
     def totals(self) -> tuple[np.ndarray, float]:
         """The window's summed counts and the seconds of traffic it spans."""
