@@ -235,9 +235,8 @@ class DriftWindow:
                 self._count_queue()
 
     def _count_queue(self) -> None:
-        """Compare the queued rows with the edges (under the lock); a request whose
-        slice has expired is dropped with the slice."""
-        self._advance(self.clock())
+        """Compare the queued rows with the edges (under the lock, the window advanced);
+        a request whose slice has expired is dropped with the slice."""
         queue, self._queue, self._queued_rows = self._queue, [], 0
         oldest = self._slot - self.spec.slices + 1
         by_slot: dict[int, list] = {}
@@ -259,8 +258,8 @@ class DriftWindow:
         """The window's summed counts and the seconds of traffic it spans."""
         now = self.clock()
         with self._lock:
-            self._count_queue()
             self._advance(now)
+            self._count_queue()
             total = self._slices.sum(axis=0)
             first = (self._slot - self.spec.slices + 1) * self._step
         return total, max(0.0, now - max(first, self.started))
