@@ -753,6 +753,7 @@ def registry_export(
 
 
 from enet import cli_monitor  # noqa: E402,F401  (registers monitor, retrain, report)
+from enet import cli_serve  # noqa: E402,F401  (registers serve)
 
 
 def main() -> None:

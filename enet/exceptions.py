@@ -29,9 +29,19 @@ class UsageError(EnetError, ValueError):
 
 
 class DataError(EnetError, ValueError):
-    """Input data cannot be used: missing column, non-numeric value, NaN, too few rows."""
+    """Input data cannot be used: missing column, non-numeric value, NaN, too few rows.
+
+    Scoring errors also say where, for field-level HTTP errors and metrics:
+    ``kind`` (e.g. "missing_column", "not_a_number", "infinite"), ``column``,
+    ``row`` (1-based) and ``value`` when known.
+    """
 
     http_status = 422
+
+    def __init__(self, message: str, *, kind: str = "invalid", column: str | None = None,
+                 row: int | None = None, value=None):
+        super().__init__(message)
+        self.kind, self.column, self.row, self.value = kind, column, row, value
 
 
 class ModelError(EnetError):

@@ -128,12 +128,8 @@ class Model:
                 raise DataError(f"input: the array has {data.shape[1]} columns; the model "
                                 f"reads {len(self.inputs)} (in the order it was trained on)")
             source = memory_source(data, "input")
-        encoder = self.encoder()
-        extra = encoder.check_columns(source.columns, source.path, strict)
-        if counts is not None:
-            counts.extra_columns.extend(extra)
-        parts = [self.predict_matrix(X) for _, X, _ in encoder.batches(source, strict,
-                                                                        counts=counts)]
+        parts = [self.predict_matrix(X)
+                 for X in self.encoder().feature_blocks(source, strict, counts)]
         return np.concatenate(parts) if parts else np.empty(0)
 
     def nonzero_coefficients(self) -> list[tuple[str, float, float]]:

@@ -70,7 +70,8 @@ def _check_boolean(v: np.ndarray, name: str, row_offset: int, source: str) -> No
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DataError(f"{source}: column '{name}' row {row_offset + i + 1}: value {v[i]:g} is "
-                        f"not true/false (the model reads it as a boolean)")
+                        f"not true/false (the model reads it as a boolean)", kind="not_boolean",
+                        column=name, row=row_offset + i + 1, value=float(v[i]))
 
 
 def _listing(table: dict[str, int]) -> str:
@@ -124,13 +125,25 @@ class Encoder:
         present = set(columns)
         missing = [c.name for c in self.inputs if c.name not in present]
         if missing:
-            raise DataError(f"{source}: missing required column(s): {', '.join(missing)}")
+            raise DataError(f"{source}: missing required column(s): {', '.join(missing)}",
+                            kind="missing_column", column=missing[0])
         needed = {c.name for c in self.inputs} | set(allowed)
         extra = [c for c in columns if c not in needed]
         if strict and extra:
             raise DataError(f"{source}: column(s) the model does not use: {', '.join(extra)}; "
-                            f"remove them or score without --strict")
+                            f"remove them or score without --strict", kind="extra_column",
+                            column=extra[0])
         return extra
+
+    def feature_blocks(self, source: TableSource, strict: bool = False,
+                       counts: ScoreCounts | None = None) -> Iterator[np.ndarray]:
+        """The feature matrix of a source to score, block by block: its columns are
+        checked first (extra ones noted in ``counts``), then every value."""
+        extra = self.check_columns(source.columns, source.path, strict)
+        if counts is not None:
+            counts.extra_columns.extend(extra)
+        for _, X, _ in self.batches(source, strict, counts=counts):
+            yield X
 
     def batches(self, source: TableSource, strict: bool = False, numeric: list[str] = (),
                 text: list[str] = (), counts: ScoreCounts | None = None,
@@ -201,7 +214,8 @@ class Encoder:
         if np.isinf(v).any():
             i = int(np.flatnonzero(np.isinf(v))[0])
             raise DataError(f"{source}: column '{col.name}' row {row_offset + i + 1} is {v[i]}; "
-                            f"infinite values are not allowed: fix or drop the row")
+                            f"infinite values are not allowed: fix or drop the row", kind="infinite",
+                            column=col.name, row=row_offset + i + 1, value=str(v[i]))
         if missing.any():
             if not allow_missing:
                 raise MissingValueFound(col.name)
@@ -239,7 +253,8 @@ class Encoder:
                 i = int(np.flatnonzero(unseen)[0])
                 raise DataError(f"{source}: column '{col.name}' row {row_offset + i + 1}: level "
                                 f"{arr[i].as_py()!r} was not seen in training; fix it, or score "
-                                f"without --strict to treat it as {'<other>'}")
+                                f"without --strict to treat it as {'<other>'}", kind="unseen_level",
+                                column=col.name, row=row_offset + i + 1, value=arr[i].as_py())
             if other is not None:
                 X[unseen, other] = 1.0
             if counts is not None:

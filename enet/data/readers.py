@@ -25,7 +25,8 @@ import pyarrow.parquet as pq
 from enet.exceptions import DataError, UsageError
 
 __all__ = ["TableSource", "CsvOptions", "BatchStream", "open_source", "memory_source",
-           "DEFAULT_CHUNK_BYTES", "first_unconvertible", "missing_marker_hint", "NULL_VALUES"]
+           "DEFAULT_CHUNK_BYTES", "first_unconvertible", "missing_marker_hint", "NULL_VALUES",
+           "value_kind"]
 
 DEFAULT_CHUNK_BYTES = 16 << 20
 # Arrow's streaming CSV reader holds on to memory in proportion to the file with large
@@ -185,7 +186,7 @@ class TableSource:
             if not _is_number_type(t) and not (pa.types.is_string(t) or
                                                pa.types.is_large_string(t)):
                 raise DataError(f"{self.path}: column '{name}' has type {t}, not a number; "
-                                f"{_hint_for(hint, name)}")
+                                f"{_hint_for(hint, name)}", kind="not_a_number", column=name)
         names = numeric + text
         width = max(1, len(names))
         batch_rows = max(1024, chunk_bytes // (8 * width))
@@ -223,10 +224,12 @@ class TableSource:
                 i = first_unconvertible(col, pa.float64())
                 raise DataError(f"{self.path}: column '{name}' row {offset + i + 1}: value "
                                 f"{col[i].as_py()!r} is not a number; "
-                                f"{_hint_for(hint, name, col[i].as_py())}") from None
+                                f"{_hint_for(hint, name, col[i].as_py())}", kind="not_a_number",
+                                column=name, row=offset + i + 1, value=col[i].as_py()) from None
             raise DataError(f"{self.path}: column '{name}' (rows {offset + 1}-"
                             f"{offset + len(col)}) cannot be read as a number: "
-                            f"{str(exc).splitlines()[0]}") from None
+                            f"{str(exc).splitlines()[0]}", kind="not_a_number",
+                            column=name) from None
 
     def _read_options(self, chunk_bytes: int) -> pacsv.ReadOptions:
         # our own (stripped, BOM-free) header names; the header line itself is skipped
@@ -605,10 +608,17 @@ def _to_arrow_table(data, name: str) -> pa.Table:
             raise _explain_frame(frame, name) from None
     if isinstance(data, dict):
         try:
-            return pa.table({str(k): v for k, v in data.items()})
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
-            raise DataError(f"{name}: cannot read the columns: {str(exc).splitlines()[0]}") \
-                from None
+            table = pa.table({str(k): v for k, v in data.items()})
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError) \
+                as exc:
+            raise _explain_columns(data, name) or DataError(
+                f"{name}: cannot read the columns: {str(exc).splitlines()[0]}") from None
+        for field_ in table.schema:
+            if pa.types.is_nested(field_.type):
+                raise _explain_columns(data, name, field_.name) or DataError(
+                    f"{name}: column '{field_.name}' holds nested values; give one number or "
+                    f"text per cell", kind="nested_value", column=field_.name)
+        return table
     if isinstance(data, np.ndarray) or hasattr(data, "__array__"):
         arr = np.asarray(data)
         if arr.ndim != 2:
@@ -634,3 +644,40 @@ def _explain_frame(frame, name: str) -> DataError:
             return DataError(f"{name}: column '{col}' cannot be used: "
                              f"{str(exc).splitlines()[0]}")
     return DataError(f"{name}: cannot read the DataFrame")
+
+
+def value_kind(value) -> str:
+    """The JSON-like kind of one cell: "null", "boolean", "number", "text" or "nested"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float, np.number)):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    return "nested"
+
+
+def _explain_columns(data: dict, name: str, only: str | None = None) -> DataError | None:
+    """Name the first cell of a dict of Python lists that breaks its column's type: a
+    nested value, or a kind other than the column's first non-null value."""
+    for col, values in data.items():
+        if (only is not None and str(col) != only) or not isinstance(values, (list, tuple)):
+            continue
+        first = None
+        for i, v in enumerate(values):
+            kind = value_kind(v)
+            if kind == "nested":
+                return DataError(f"{name}: column '{col}' row {i + 1}: value {v!r} is not a "
+                                 f"single number or text; give one value per cell",
+                                 kind="nested_value", column=str(col), row=i + 1, value=v)
+            if kind == "null":
+                continue
+            if first is None:
+                first = kind
+            elif kind != first:
+                return DataError(f"{name}: column '{col}' mixes {first} and {kind} values "
+                                 f"(row {i + 1}: {v!r}); give one type per column",
+                                 kind="mixed_types", column=str(col), row=i + 1, value=v)
+    return None
