@@ -122,6 +122,11 @@ def monitor(
         csv = _csv_options(delimiter, quote_char, no_quoting, encoding, na_value)
         if not data.exists():
             raise UsageError(f"{data}: no such file")
+        from enet._fs import HTML_SUFFIXES, check_suffix
+        if out_json is not None:
+            check_suffix(out_json, "JSON result", (".json",))
+        if out_html is not None:
+            check_suffix(out_html, "HTML report", HTML_SUFFIXES)
         m, key = _resolve(model, registry)
         with _progress(quiet) as progress:
             scan = (lambda rows, frac: progress("monitoring", rows, frac)) if progress else None
@@ -131,7 +136,8 @@ def monitor(
             result.model.update(name=key[0], version=key[1])
         if out_json is not None:
             from enet._fs import write_atomic
-            write_atomic(out_json, json.dumps(result.to_json(), indent=2, allow_nan=False))
+            write_atomic(out_json, json.dumps(result.to_json(), indent=2, allow_nan=False),
+                         "JSON result", (".json",))
         if out_html is not None:
             from enet.report import monitor_report, write_report
             write_report(monitor_report(result, m, model), out_html)

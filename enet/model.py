@@ -12,10 +12,20 @@ from enet.data.manifest import FeatureManifest, InputColumn
 from enet.data.readers import CsvOptions, memory_source, open_source
 from enet.exceptions import DataError
 
-__all__ = ["Model", "MATRIX_VECTORS"]
+__all__ = ["Model", "MATRIX_VECTORS", "check_predictions"]
 
 # a matrix-layout model (up to millions of features) keeps its per-feature vectors as arrays
 MATRIX_VECTORS = ("coef", "coef_std", "x_mean", "x_scale")
+
+
+def check_predictions(pred: np.ndarray, first_row: int = 1) -> None:
+    """Refuse predictions that are not finite (a linear model overflows only on inputs
+    far outside anything it was trained on); ``first_row`` numbers ``pred[0]``."""
+    if not np.all(np.isfinite(pred)):
+        i = int(np.flatnonzero(~np.isfinite(pred))[0])
+        raise DataError(f"input row {first_row + i}: the prediction is not finite "
+                        f"({pred[i]}); its values lie far outside the training data, check "
+                        f"them", kind="non_finite_prediction", row=first_row + i)
 
 
 @dataclass
@@ -83,15 +93,24 @@ class Model:
     def n_nonzero(self) -> int:
         return int(np.count_nonzero(self.coef))
 
-    def predict_matrix(self, X) -> np.ndarray:
+    def predict_matrix(self, X, first_row: int = 1) -> np.ndarray:
         """Predictions for a numeric matrix (dense, or scipy.sparse) whose columns follow
-        :attr:`features`."""
+        :attr:`features`; ``first_row`` numbers its rows in error messages.
+
+        Raises
+        ------
+        DataError
+            A prediction overflows (input values far outside the training range).
+        """
         if not hasattr(X, "tocsr"):
             X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != self.coef.shape[0]:
             raise DataError(f"input: the matrix has {X.shape[-1]} columns; the model reads "
                             f"{self.coef.shape[0]} (in the order it was trained on)")
-        return np.asarray(X @ self.coef).ravel() + self.intercept
+        with np.errstate(over="ignore", invalid="ignore"):
+            pred = np.asarray(X @ self.coef).ravel() + self.intercept
+        check_predictions(pred, first_row)
+        return pred
 
     def predict(self, data, strict: bool = False, counts: ScoreCounts | None = None
                 ) -> np.ndarray:
@@ -128,8 +147,10 @@ class Model:
                 raise DataError(f"input: the array has {data.shape[1]} columns; the model "
                                 f"reads {len(self.inputs)} (in the order it was trained on)")
             source = memory_source(data, "input")
-        parts = [self.predict_matrix(X)
-                 for X in self.encoder().feature_blocks(source, strict, counts)]
+        parts, first = [], 1
+        for X in self.encoder().feature_blocks(source, strict, counts):
+            parts.append(self.predict_matrix(X, first))
+            first += X.shape[0]
         return np.concatenate(parts) if parts else np.empty(0)
 
     def nonzero_coefficients(self) -> list[tuple[str, float, float]]:

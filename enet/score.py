@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import tempfile
 from dataclasses import replace
@@ -94,6 +95,23 @@ def _refuse_overwrite(output_path: str, input_path: str) -> None:
                          f"another -o")
     if os.path.isdir(output_path):
         raise UsageError(f"{output_path} is a directory; -o needs a file name")
+    if os.path.isfile(output_path) and not _is_prediction_file(output_path):
+        raise UsageError(f"{output_path} exists and is not an enet predictions file (no "
+                         f"'{PREDICTION}' column); choose another -o or remove it first")
+
+
+def _is_prediction_file(path: str) -> bool:
+    """An empty file, or one enet wrote (a ``prediction`` column): safe to replace."""
+    if os.path.getsize(path) == 0:
+        return True
+    try:
+        if _output_format(path) == "parquet":
+            return PREDICTION in pq.read_schema(path).names
+        with open(path, encoding="utf-8", errors="replace", newline="") as fh:
+            header = next(csv.reader([fh.readline()]), [])
+        return PREDICTION in [h.strip() for h in header]
+    except Exception:  # noqa: BLE001 - unreadable: not ours, keep it
+        return False
 
 
 @contextmanager
@@ -152,9 +170,11 @@ def score_into(model: Model, encoder: Encoder, source, tmp: str, fmt: str, keep:
     writer = None
     try:
         # kept columns that are not model inputs are copied verbatim (text from CSV)
+        first = 1
         for batch, X, _ in encoder.batches(source, strict, text=text, counts=counts,
                                            verbatim=True, progress=progress):
-            pred = model.predict_matrix(X)
+            pred = model.predict_matrix(X, first)
+            first += X.shape[0]
             cols = [batch.column(batch.schema.get_field_index(k)) for k in keep]
             out = pa.RecordBatch.from_arrays(cols + [pa.array(pred, pa.float64())],
                                              names=list(keep) + [PREDICTION])

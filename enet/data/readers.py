@@ -434,8 +434,11 @@ def _first_unconvertible_in_csv(source: TableSource, column: str,
         reader = pacsv.open_csv(stream, read_options=source._read_options(DEFAULT_CHUNK_BYTES),
                                 parse_options=source._parse_options(), convert_options=convert)
         offset = 0
+        nulls = pa.array(source.csv.null_values, pa.string())
         for batch in reader:
-            col = batch.column(0)
+            # the text is read verbatim: the missing-value spellings are not the bad value
+            col = pc.if_else(pc.is_in(batch.column(0), value_set=nulls),
+                             pa.scalar(None, pa.string()), batch.column(0))
             i = first_unconvertible(col, target)
             if i >= 0:
                 return offset + i + 1, col[i].as_py()

@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from enet._fs import write_atomic
+from enet._fs import HTML_SUFFIXES, write_atomic
 
 __all__ = ["training_report", "monitor_report", "write_report", "default_report_path"]
 
@@ -217,7 +217,7 @@ def monitor_report(result, model, title: str = "model", top: int = 6) -> str:
 
 def write_report(text: str, path: str | os.PathLike) -> str:
     """Write a report atomically; returns its absolute path."""
-    return write_atomic(path, text)
+    return write_atomic(path, text, "HTML report", HTML_SUFFIXES)
 
 
 def default_report_path(model_path: str | os.PathLike) -> str:

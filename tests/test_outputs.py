@@ -1,0 +1,89 @@
+"""Outputs never replace data by mistake; scoring refuses predictions that overflow; a bad
+value is named even when missing-value markers precede it."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import enet
+from enet.cli import app
+from enet.exceptions import DataError
+
+runner = CliRunner()
+
+
+def cli(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    d = tmp_path_factory.mktemp("outputs")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 3))
+    df = pd.DataFrame(X, columns=["a", "b", "c"])
+    df["y"] = X @ [1.0, 2.0, 3.0] + rng.normal(size=300)
+    data = d / "train.csv"
+    df.to_csv(data, index=False)
+    model = d / "model"
+    r = cli("train", data, "-t", "y", "-o", model, "--quiet", "--no-report")
+    assert r.exit_code == 0, r.output
+    return d, data, model
+
+
+def test_predict_replaces_only_its_own_outputs(setup):
+    d, data, model = setup
+    precious = d / "precious.csv"
+    precious.write_text("id,value\n1,2\n")
+    r = cli("predict", model, data, "-o", precious)
+    assert r.exit_code == 2 and "not an enet predictions file" in r.output
+    assert precious.read_text() == "id,value\n1,2\n"
+    out = d / "pred.csv"
+    for _ in range(2):          # a previous predictions file is replaced
+        r = cli("predict", model, data, "-o", out)
+        assert r.exit_code == 0, r.output
+    assert pd.read_csv(out).shape == (300, 1)
+
+
+@pytest.mark.parametrize("flag, name", [("--out", "data.csv"), ("--json", "data.parquet")])
+def test_monitor_outputs_never_replace_data(setup, flag, name):
+    d, data, model = setup
+    target = d / name
+    target.write_bytes(b"not to be lost")
+    r = cli("monitor", "--model", model, "--data", data, flag, target)
+    assert r.exit_code == 2 and "must go to a path ending in" in r.output
+    assert target.read_bytes() == b"not to be lost"
+
+
+def test_report_must_be_html(setup):
+    d, data, model = setup
+    r = cli("report", model, "-o", data)
+    assert r.exit_code == 2 and ".html" in r.output
+    assert pd.read_csv(data).shape == (300, 4)
+
+
+def test_overflowing_prediction_is_refused_with_its_row(setup):
+    d, data, model = setup
+    rows = pd.read_csv(data).drop(columns="y").head(6)
+    rows.loc[4, "c"] = 1.7e308          # times a coefficient near 3: overflows to inf
+    path = d / "huge.csv"
+    rows.to_csv(path, index=False)
+    out = d / "huge_pred.csv"
+    r = cli("predict", model, path, "-o", out)
+    assert r.exit_code == 2 and "row 5" in r.output and "not finite" in r.output
+    assert not out.exists()
+    with pytest.raises(DataError, match="row 5") as info:
+        enet.load_model(model).predict(rows)
+    assert info.value.kind == "non_finite_prediction"
+    assert np.isfinite(enet.load_model(model).predict(rows.drop(index=4))).all()
+
+
+@pytest.mark.parametrize("marker", ["NA", ""])
+def test_bad_value_named_after_missing_markers(setup, marker):
+    d, _, model = setup
+    path = d / "mixed.csv"
+    path.write_text(f"a,b,c\n1,1,1\n{marker},1,1\nabc,1,1\n")
+    r = cli("predict", model, path, "-o", d / "mixed_pred.csv")
+    assert r.exit_code == 2
+    assert "row 3" in r.output and "'abc'" in r.output
