@@ -55,7 +55,25 @@ def _fit_inputs(est: BaseEstimator, X, y, sample_weight):
                                              ensure_non_negative=True)
         if sample_weight.sum() <= 0:
             raise ValueError("sample_weight must have a positive sum")
+    _refuse_tiny_columns(X)
     return X, y, sample_weight
+
+
+TINY_SCALE = 1e-140     # below this, squares of a column's values underflow float64
+
+
+def _refuse_tiny_columns(X) -> None:
+    """A column whose values are all nonzero-but-tiny would square to (sub)normal dust and
+    be taken for a constant; refuse it rather than return a zero coefficient."""
+    if hasattr(X, "tocsc"):
+        top = np.asarray(abs(X).max(axis=0).todense()).ravel()
+    else:
+        top = np.abs(X).max(axis=0) if X.shape[0] else np.zeros(X.shape[1])
+    tiny = np.flatnonzero((top > 0) & (top < TINY_SCALE))
+    if tiny.size:
+        j = int(tiny[0])
+        raise ValueError(f"column {j} of X has values too small to square in float64 "
+                         f"(largest |value| {top[j]:.3g}); rescale it")
 
 
 class _LinearPredictMixin(RegressorMixin):

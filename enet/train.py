@@ -243,7 +243,12 @@ def _fills_from_stats(inputs: list[InputColumn], total: SufficientStats, xx: np.
     return out, profile
 
 
-def _check_learnable(total: SufficientStats, source: str, manifest: FeatureManifest) -> None:
+# a feature whose values all lie below this in magnitude would underflow when squared
+TINY_SCALE = 1e-140
+
+
+def _check_learnable(total: SufficientStats, source: str, manifest: FeatureManifest,
+                     ranges: Ranges | None = None) -> None:
     target = manifest.target
     if total.sum_w <= 0:
         raise DataError(f"{source}: the weights sum to zero; nothing to fit")
@@ -252,6 +257,14 @@ def _check_learnable(total: SufficientStats, source: str, manifest: FeatureManif
     if bad.size:
         raise DataError(f"{source}: column '{manifest.features[bad[0]]}' has values too large "
                         f"to square in float64 (beyond ~1e150); rescale it")
+    if ranges is not None:
+        top = np.maximum(np.abs(ranges.lo), np.abs(ranges.hi))
+        tiny = np.flatnonzero((top > 0) & (top < TINY_SCALE))
+        if tiny.size:
+            j = int(tiny[0])
+            raise DataError(f"{source}: column '{manifest.features[j]}' has values too small "
+                            f"to square in float64 (largest |value| {top[j]:.3g}); "
+                            f"rescale it (e.g. multiply by 1e150)")
     if not np.isfinite(yy):
         raise DataError(f"{source}: target '{target}' has values too large to square in "
                         f"float64 (beyond ~1e150); rescale it")
@@ -516,7 +529,7 @@ def model_from_statistics(folds: list[SufficientStats], ranges: Ranges, summary:
     if input_profile is None:
         inputs, input_profile = _fills_from_stats(inputs, total, xx, ranges)
     manifest = _manifest(inputs, roles, config)
-    _check_learnable(total, source, manifest)
+    _check_learnable(total, source, manifest, ranges)
     profile = {"n_rows": int(total.n_rows), "rows_read": summary.rows_read,
                "rows_dropped_missing_target": summary.rows_dropped_missing_target,
                "sum_weights": float(total.sum_w), "inputs": input_profile,

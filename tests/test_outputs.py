@@ -87,3 +87,17 @@ def test_bad_value_named_after_missing_markers(setup, marker):
     r = cli("predict", model, path, "-o", d / "mixed_pred.csv")
     assert r.exit_code == 2
     assert "row 3" in r.output and "'abc'" in r.output
+
+
+def test_tiny_scale_columns_are_refused_not_zeroed(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=200)
+    y = x + 0.1 * rng.normal(size=200)
+    with pytest.raises(DataError, match="too small to square"):
+        enet.train_model(pd.DataFrame({"x": x * 1e-160, "y": y}), target="y")
+    with pytest.raises(ValueError, match="too small to square"):
+        enet.ElasticNet(alpha=0.01).fit((x * 1e-160)[:, None], y)
+    # a small but safe scale still gives the scale-free answer (standardize=True)
+    ref = enet.ElasticNet(alpha=0.01).fit(x[:, None], y).coef_[0]
+    got = enet.ElasticNet(alpha=0.01).fit((x * 1e-120)[:, None], y).coef_[0] * 1e-120
+    assert got == pytest.approx(ref, rel=1e-10)
