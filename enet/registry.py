@@ -278,8 +278,17 @@ class Registry:
         new = self.load(name, version)
         current = self.alias_version(name, alias)
         result = {"previous": current, "gates": [], "stability": None}
+        old = None
         if current is not None and current != version:
-            old = self.load(name, current)
+            try:
+                old = self.load(name, current)
+            except EnetError as exc:
+                # a damaged holder cannot be compared with: the gates fail, and --force
+                # (with its reason) is the way to move the alias off it
+                result["gates"].append({"gate": "current", "passed": False,
+                                        "detail": f"@{alias} ({name}/{current}) cannot be "
+                                                  f"loaded: {exc}"})
+        if old is not None:
             diffs = schema_differences(old, new)
             result["gates"].append({"gate": "schema", "passed": not diffs or allow_schema_change,
                                     "detail": "; ".join(diffs) or "same inputs"})

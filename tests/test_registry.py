@@ -113,6 +113,21 @@ def test_modified_artifact_is_refused(tmp_path, models):
     assert r.exit_code == 2 and "modified after registration" in r.output
 
 
+def test_force_moves_the_alias_off_a_damaged_version(tmp_path, models):
+    reg = Registry(tmp_path / "reg")
+    reg.register("m", models["good"])
+    reg.register("m", models["good"])
+    reg.promote("m", 2)
+    doc_path = tmp_path / "reg" / "artifacts" / "m" / "2" / "model.json"
+    doc_path.write_text(doc_path.read_text().replace('"intercept": ', '"intercept": 1'))
+    with pytest.raises(GateError, match="current gate failed .*cannot be loaded"):
+        reg.promote("m", 1)
+    assert reg.alias_version("m", "champion") == 2
+    reg.promote("m", 1, force=True, reason="champion artifact damaged")
+    assert reg.alias_version("m", "champion") == 1
+    assert reg.audit_log("m")[-1]["reason"] == "forced past current: champion artifact damaged"
+
+
 @pytest.mark.parametrize("bad", ["../escape", "a/b", "x\ny", "", ".", "-lead", "a" * 200,
                                  "name with space"])
 def test_names_are_validated(tmp_path, models, bad):
