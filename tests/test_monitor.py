@@ -295,3 +295,39 @@ def test_thresholds_defaults_are_documented():
             assert f"# {key} = " in readme, key
         else:
             assert f"\n{key} = {value:g}" in readme, key
+
+
+def _feature_row(result, name):
+    return next(f for f in result.to_json()["features"] if f["name"] == name)
+
+
+@pytest.mark.parametrize("missing_level", [True, False])
+def test_missingness_alone_is_not_a_level_shift(missing_level):
+    """A categorical input that loses its missing values keeps its level mix: no PSI alarm
+    (the missing-rate change is its own, thresholded figure)."""
+    import pandas as pd
+    rng = np.random.default_rng(3)
+    n = 4000
+
+    def table(missing_share):
+        cat = rng.choice(["a", "b", "c", "d"], size=n, p=[0.4, 0.3, 0.2, 0.1]).astype(object)
+        cat[rng.random(n) < missing_share] = None
+        x = rng.normal(size=n)
+        y = x + (pd.Series(cat).map({"a": 0, "b": 1, "c": 2, "d": 3}).fillna(1.5).to_numpy())
+        return pd.DataFrame({"cat": cat, "x": x, "y": y + 0.3 * rng.normal(size=n)})
+
+    train = table(0.03 if missing_level else 0.0)
+    model = enet.train_model(train, target="y", folds=3, l1_ratios=[0.5])
+    col = next(c for c in model.inputs if c.name == "cat")
+    assert bool(col.missing_level) == missing_level
+    # the level mix is unchanged; only the missing values differ
+    new = table(0.0 if missing_level else 0.03)
+    res = monitor_table(model, new)
+    row = _feature_row(res, "cat")
+    assert row["psi"] < 0.02, row
+    assert abs(row["missing_change"]) == pytest.approx(0.03, abs=0.01)
+    assert res.exit_code == 0, res.breaches
+    # a real shift in the levels is still seen
+    shifted = new.copy()
+    shifted.loc[shifted["cat"] == "a", "cat"] = "d"
+    assert _feature_row(monitor_table(model, shifted), "cat")["psi"] > 0.2

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from enet.data.encode import ScoreCounts
+from enet.data.manifest import InputColumn
 from enet.data.readers import DEFAULT_CHUNK_BYTES, CsvOptions, open_source
 from enet.exceptions import DataError, ModelError
 from enet.model import Model
 from enet.monitor.drift import IntervalCounts, bin_counts, ks_pvalue, psi
 from enet.monitor.profile import (categorical_counts, categorical_missing, feature_slices,
-                                  has_profile, numeric_values)
+                                  has_profile, numeric_values, present_shares)
 from enet.monitor.thresholds import Thresholds
 
 __all__ = ["monitor_file", "monitor_table", "MonitorResult", "impact_shares", "profile_ecdf"]
@@ -277,8 +278,8 @@ def _monitor_source(model: Model, source, target: str | None, th: Thresholds,
     for col in model.inputs:
         entry = drift["inputs"][col.name]
         if col.kind == "categorical":
-            row = _categorical_drift(col.name, entry, categorical[col.name],
-                                     cat_missing[col.name] / n, counts.unseen.get(col.name, 0) / n)
+            row = _categorical_drift(col, entry, categorical[col.name], cat_missing[col.name],
+                                     n, counts.unseen.get(col.name, 0) / n)
         else:
             row = _numeric_drift(col.name, entry, numeric[col.name], profile_ecdf(model,
                                                                                   col.name)[1], n)
@@ -327,10 +328,13 @@ def _numeric_drift(name: str, entry: dict, mon: _NumericMonitor, cdf: np.ndarray
                      "new": (mon.bins / max(mon.bins.sum(), 1)).tolist()}}
 
 
-def _categorical_drift(name: str, entry: dict, counts: np.ndarray, missing_rate: float,
-                       unseen_rate: float) -> dict:
+def _categorical_drift(col: InputColumn, entry: dict, counts: np.ndarray, missing: int,
+                       n: int, unseen_rate: float) -> dict:
     miss_train = entry.get("missing_rate", 0.0)
-    return {"name": name, "kind": "categorical", "psi": psi(entry["freq"], counts),
+    missing_rate = missing / n
+    level_psi = psi(present_shares(col, entry["freq"], miss_train),
+                    present_shares(col, counts, missing))
+    return {"name": col.name, "kind": "categorical", "psi": level_psi,
             "ks": float("nan"), "ks_pvalue": float("nan"), "wasserstein": float("nan"),
             "wasserstein_sd": float("nan"), "missing_rate_train": miss_train,
             "missing_rate_new": missing_rate, "missing_change": missing_rate - miss_train,

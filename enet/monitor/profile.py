@@ -82,6 +82,22 @@ def categorical_bins(col: InputColumn) -> list[str]:
     return col.feature_names() + [f"{col.name}={NONE_BIN}"]
 
 
+def present_shares(col: InputColumn, values, missing: float) -> np.ndarray:
+    """A categorical input's bin counts (or shares) with its ``missing`` rows (or share)
+    taken out: from the ``<missing>`` indicator when the model has one, else from the
+    "none" bin, where missing rows land then.
+
+    Drift of the levels is measured on the rows that have a level, so a change in
+    missingness alone (reported and thresholded as the missing-rate change) does not
+    also count as a level shift.
+    """
+    v = np.array(values, dtype=np.float64)
+    if col.missing_level:
+        return np.delete(v, len(col.feature_names()) - 1)     # <missing> is the last one
+    v[-1] = max(v[-1] - missing, 0.0)
+    return v
+
+
 def categorical_counts(X: np.ndarray, sl: slice) -> np.ndarray:
     """Rows on each indicator of a categorical input, then rows on none."""
     block = X[:, sl]

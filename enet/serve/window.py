@@ -40,7 +40,7 @@ import numpy as np
 from enet.data.encode import ScoreCounts
 from enet.monitor.drift import psi
 from enet.monitor.monitor import impact_shares
-from enet.monitor.profile import feature_slices, has_profile
+from enet.monitor.profile import feature_slices, has_profile, present_shares
 
 __all__ = ["WindowSpec", "DriftLayout", "DriftWindow", "WindowStats", "InputDrift",
            "BATCH_ROWS"]
@@ -151,6 +151,9 @@ class DriftLayout:
             if col.kind == "categorical":
                 on = above[list(ks), 0]
                 counts = np.append(on, rows - on.sum())
+                # levels compared on the rows that have one, as enet monitor does
+                freq = present_shares(col, freq, train_missing)
+                counts = present_shares(col, counts, missing)
                 unseen = rate(self.unseen_at[col.name])
             else:
                 counts = self._bins(above, ks[0], rows - missing, missing, col.fill)
