@@ -74,3 +74,23 @@ def metric(samples: dict, name: str, **labels) -> float:
     """Sum of the samples of ``name`` whose labels include ``labels``."""
     return sum(v for lab, v in samples.get(name, [])
                if all(lab.get(k) == str(x) for k, x in labels.items()))
+
+
+def wait_for_metric(server: Server, name: str, expected: float, timeout: float = 60,
+                    **labels) -> dict:
+    """Poll /metrics until ``metric(name, labels)`` equals ``expected``; the samples then.
+
+    For what the server records after the response (the shadow, a disconnected client,
+    the alias watcher): a request's answer does not mean it is counted yet. Fails with
+    the last value seen after ``timeout`` seconds (generous: the machine may be loaded).
+    """
+    deadline = time.time() + timeout
+    while True:
+        samples = server.metrics()
+        got = metric(samples, name, **labels)
+        if got == expected:
+            return samples
+        if time.time() > deadline:
+            raise AssertionError(f"{name}{labels} is {got} after {timeout} s; expected "
+                                 f"{expected}")
+        time.sleep(0.05)

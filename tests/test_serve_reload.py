@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from serve_models import make_registry, rows
-from serve_server import Server, metric
+from serve_server import Server, metric, wait_for_metric
 
 pytest.importorskip("fastapi")
 TOKEN = "reload-token"
@@ -80,18 +80,17 @@ def test_reload_under_load(tmp_path):
             with open(victim, "a") as fh:
                 fh.write(" ")
             reg.set_alias("shop", "champion", 3, action="promote")
-            time.sleep(1.5)
+            # the watcher tries version 3 within a poll or two: wait until it has failed
+            s = wait_for_metric(server, "enet_model_reload_failed", 1, role="champion",
+                                version=3)
             _wait_for(load, "2")                            # still the last good version
-            s = server.metrics()
-            assert metric(s, "enet_model_reload_failed", role="champion", version=3) == 1
             assert metric(s, "enet_model_reloads_total", role="champion", result="failed") >= 1
             r = server.client.post("/admin/reload", headers=admin)
             assert r.status_code == 409
             assert r.json()["results"]["champion"]["status"] == "failed"
             assert "modified after registration" in r.json()["results"]["champion"]["error"]
             reg.rollback("shop")                            # 3 -> 2: the failure clears
-            time.sleep(1.0)
-            assert metric(server.metrics(), "enet_model_reload_failed") == 0
+            wait_for_metric(server, "enet_model_reload_failed", 0)
             reg.rollback("shop")                            # 2 -> 1: the server rolls back
             _wait_for(load, "1")
             # admin reload: alias moved with polling off would also be picked up here

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from serve_models import make_registry, rows
-from serve_server import Server, metric
+from serve_server import Server, metric, wait_for_metric
 
 pytest.importorskip("fastapi")
 SHARE = 0.3
@@ -89,7 +89,8 @@ def test_shadow_never_changes_responses(registry):
             np.testing.assert_array_equal(out["predictions"], p1)
             divergence += np.abs(models[2].predict(pd.DataFrame(body)) - p1).sum()
             n_rows += len(body)
-        # a row the shadow cannot score either is still answered by the champion
+        # the shadow scores after each response is sent: wait until it has caught up
+        wait_for_metric(server, "enet_shadow_divergence_count", n_rows, version=2)
         s = server.metrics()
         assert metric(s, "enet_rows_scored_total", route="shadow", version=2) == n_rows
         assert metric(s, "enet_shadow_divergence_count", version=2) == n_rows

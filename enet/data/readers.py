@@ -664,7 +664,8 @@ def value_kind(value) -> str:
 
 def _explain_columns(data: dict, name: str, only: str | None = None) -> DataError | None:
     """Name the first cell of a dict of Python lists that breaks its column's type: a
-    nested value, or a kind other than the column's first non-null value."""
+    nested value, an integer beyond 64 bits, or a kind other than the column's first
+    non-null value."""
     for col, values in data.items():
         if (only is not None and str(col) != only) or not isinstance(values, (list, tuple)):
             continue
@@ -677,6 +678,14 @@ def _explain_columns(data: dict, name: str, only: str | None = None) -> DataErro
                                  kind="nested_value", column=str(col), row=i + 1, value=v)
             if kind == "null":
                 continue
+            if type(v) is int and not -2 ** 63 <= v < 2 ** 64:
+                digits = str(abs(v))
+                shown = digits if len(digits) <= 24 else f"{digits[:20]}...({len(digits)} digits)"
+                shown = ("-" if v < 0 else "") + shown
+                return DataError(f"{name}: column '{col}' row {i + 1}: integer {shown} does not "
+                                 f"fit in 64 bits; write it with an exponent (e.g. 1.5e+30) or "
+                                 f"fix the value", kind="integer_too_large", column=str(col),
+                                 row=i + 1, value=shown)
             if first is None:
                 first = kind
             elif kind != first:

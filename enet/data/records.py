@@ -22,6 +22,7 @@ from enet.data.encode import Encoder, ScoreCounts
 from enet.data.manifest import InputColumn
 from enet.data.readers import memory_source
 from enet.data.schema import level_digests_unsorted
+from enet.exceptions import DataError
 
 __all__ = ["RecordEncoder"]
 
@@ -160,6 +161,7 @@ class RecordEncoder:
         self.source = source
         self.width = encoder.width
         self.input_names = frozenset(c.name for c in encoder.inputs)
+        self.booleans = frozenset(c.name for c in encoder.inputs if c.kind == "boolean")
         numbers = frozenset(float(x) for x in encoder.markers.numbers)
         texts = frozenset(encoder.markers.text_values.to_pylist()
                           if encoder.markers.text_values is not None else ())
@@ -207,8 +209,21 @@ class RecordEncoder:
                   counts: ScoreCounts | None = None) -> np.ndarray:
         """The same matrix through the shared table path (what ``encode`` defers to)."""
         source = memory_source(columns, self.source)
-        blocks = list(self.encoder.feature_blocks(source, strict, counts))
+        try:
+            blocks = list(self.encoder.feature_blocks(source, strict, counts))
+        except DataError as exc:
+            raise self._boolean_text(exc) from None
         return np.vstack(blocks) if blocks else np.zeros((0, self.width))
+
+    def _boolean_text(self, exc: DataError) -> DataError:
+        """Text in a boolean column is refused as in batch scoring, but the shared path
+        words it for a numeric column ("not a number"): say what a boolean takes."""
+        if exc.kind != "not_a_number" or exc.column not in self.booleans or exc.row is None:
+            return exc
+        return DataError(f"{self.source}: column '{exc.column}' row {exc.row}: value "
+                         f"{exc.value!r} is not a boolean; the model needs true or false (JSON "
+                         f"true/false or 1/0, not text)", kind="not_boolean",
+                         column=exc.column, row=exc.row, value=exc.value)
 
     def direct(self, columns: dict[str, list], n_rows: int, strict: bool = False
                ) -> tuple[np.ndarray, ScoreCounts] | None:

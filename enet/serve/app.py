@@ -22,11 +22,12 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import ValidationError
 from starlette.background import BackgroundTask
+from starlette.requests import ClientDisconnect
 
 from enet.serve.dataplane import DataPlane, Scored
 from enet.serve.deployments import Deployments, ModelSource, Reloader, load_deployment
-from enet.serve.errors import (InvalidInput, MalformedRequest, NotFound, PayloadTooLarge,
-                               ServeError, Unauthorized)
+from enet.serve.errors import (ClientClosed, InvalidInput, MalformedRequest, NotFound,
+                               PayloadTooLarge, ServeError, Unauthorized)
 from enet.serve.logs import ACCESS_LOGGER
 from enet.serve.metrics import ServeMetrics
 from enet.serve.schemas import (ErrorBody, InferenceRequest, InferenceResponse, ModelMetadata,
@@ -130,12 +131,16 @@ async def _read_body(request: Request, limit: int) -> bytes:
         raise PayloadTooLarge(f"request: the body has {int(length):,} bytes; at most "
                               f"{limit:,} (send fewer rows per request)")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request: the body is larger than {limit:,} bytes (send "
-                                  f"fewer rows per request)")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"request: the body is larger than {limit:,} bytes "
+                                      f"(send fewer rows per request)")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise ClientClosed(f"request: the client closed the connection after {size:,} bytes "
+                           f"of the body") from None
     return b"".join(chunks)
 
 
@@ -227,6 +232,12 @@ def create_app(settings: ServeSettings, metrics_registry: CollectorRegistry | No
     async def _serve_error(request: Request, exc: ServeError):
         return _error(exc, request.scope.get("state", {}).get("request_id"))
 
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(request: Request, exc: ClientDisconnect):
+        # nobody reads this response; the 499 is for the access log and the metrics
+        return _error(ClientClosed("request: the client closed the connection"),
+                      request.scope.get("state", {}).get("request_id"))
+
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):
         first = exc.errors()[0]
@@ -258,7 +269,8 @@ def create_app(settings: ServeSettings, metrics_registry: CollectorRegistry | No
             columns, n = to_columns(_parse(model_class, body), max_rows)
             scored = data_plane.predict(columns, n, dep, route)
         except ServeError as exc:
-            metrics.validation_failures.labels(endpoint, exc.kind).inc()
+            if not isinstance(exc, ClientClosed):      # the client's choice, not its error
+                metrics.validation_failures.labels(endpoint, exc.kind).inc()
             info["log"] = {"error": exc.message, "kind": exc.kind}
             if "metrics" in info:
                 info["log"].update(model=dep.name, version=dep.version, route=route)
@@ -334,6 +346,20 @@ def create_app(settings: ServeSettings, metrics_registry: CollectorRegistry | No
     async def model_metadata(name: str, request: Request):
         request.scope["state"]["enet"] = {"endpoint": "metadata", "log": {}}
         return _json(data_plane.metadata(name))
+
+    @app.get("/v2/models/{name}/versions/{version}",
+             responses={200: {"model": ModelMetadata}, 404: {"model": ErrorBody}},
+             summary="Metadata of one served version")
+    async def version_metadata(name: str, version: str, request: Request):
+        request.scope["state"]["enet"] = {"endpoint": "metadata", "log": {}}
+        return _json(data_plane.metadata(name, version))
+
+    @app.get("/v2/models/{name}/versions/{version}/ready",
+             responses={404: {"model": ErrorBody}})
+    async def version_ready(name: str, version: str, request: Request):
+        request.scope["state"]["enet"] = {"endpoint": "metadata", "log": {}}
+        dep = data_plane.check_model(name, version)
+        return _json({"name": dep.name, "version": dep.version, "ready": True})
 
     @app.get("/v2/models/{name}/ready", responses={404: {"model": ErrorBody}})
     async def model_ready(name: str, request: Request):

@@ -82,6 +82,8 @@ class DataPlane:
             raise NotFound(f"model '{name}' is not served here; this server serves "
                            f"'{dep.name}'", kind="unknown_model")
         if version is not None:
+            if dep.version == version:            # the champion first, whatever else serves
+                return dep
             for other in self.deployments.roles.values():
                 if other.name == name and other.version == version and other.role != "shadow":
                     return other
@@ -93,11 +95,16 @@ class DataPlane:
                 route: str) -> Scored:
         """Score the columns on a deployment (from :meth:`choose` or :meth:`check_model`).
 
+        A request with no rows and no columns (``{"rows": []}``) has no predictions;
+        named columns are checked even without rows.
+
         Raises
         ------
         ServeError
             InvalidInput (422) naming the column, row and value.
         """
+        if n_rows == 0 and not columns:
+            return Scored(dep, route, np.zeros(0), ScoreCounts())
         try:
             predictions, counts = dep.score(columns, n_rows)
         except EnetError as exc:
@@ -127,9 +134,10 @@ class DataPlane:
             (dep.name, dep.version), dep.metrics.metrics.divergence_buckets).observe(
             np.abs(predictions - champion.predictions))
 
-    def metadata(self, name: str) -> dict:
-        """Open Inference Protocol model metadata, with each input's kind and levels."""
-        dep = self.check_model(name)
+    def metadata(self, name: str, version: str | None = None) -> dict:
+        """Open Inference Protocol model metadata, with each input's kind and levels
+        (of the champion, or of the served ``version``; 404 for any other)."""
+        dep = self.check_model(name, version)
         inputs = []
         for col in dep.model.inputs:
             params = {"kind": col.kind}
@@ -144,7 +152,8 @@ class DataPlane:
         return {"name": dep.name, "versions": versions, "platform": "enet",
                 "inputs": inputs,
                 "outputs": [{"name": "prediction", "datatype": "FP64", "shape": [-1]}],
-                "parameters": {"version": dep.version, "alpha": dep.model.alpha,
+                "parameters": {"version": dep.version, "role": dep.role,
+                               "alpha": dep.model.alpha,
                                "l1_ratio": dep.model.l1_ratio,
                                "target": dep.model.manifest.target,
                                "deployments": [d.describe()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enet.exceptions import DataError, EnetError
 
 __all__ = ["ServeError", "MalformedRequest", "InvalidInput", "PayloadTooLarge", "NotFound",
-           "Unauthorized", "ReloadFailed", "NotReady", "from_enet_error"]
+           "Unauthorized", "ReloadFailed", "NotReady", "ClientClosed", "from_enet_error"]
 
 
 class ServeError(Exception):
@@ -67,6 +67,16 @@ class ReloadFailed(ServeError):
 
 class NotReady(ServeError):
     status, kind = 503, "not_ready"
+
+
+class ClientClosed(ServeError):
+    """The client closed the connection before it sent the whole request body.
+
+    Recorded as status 499 (nginx's "client closed request"): no response reaches
+    the client, and it is neither a server error nor a validation failure.
+    """
+
+    status, kind = 499, "client_closed"
 
 
 def from_enet_error(exc: EnetError) -> ServeError:

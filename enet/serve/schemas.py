@@ -9,13 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from enet.serve.errors import InvalidInput
 
 __all__ = ["PredictRequest", "PredictResponse", "InferenceRequest", "InferenceResponse",
            "RequestInput", "ResponseOutput", "MetadataTensor", "ModelMetadata", "ErrorBody",
-           "ReloadResponse", "predict_columns", "infer_columns"]
+           "ReloadResponse", "predict_columns", "infer_columns", "DATATYPES", "OUTPUTS"]
+
+#: the Open Inference Protocol's tensor data types
+DATATYPES = frozenset(["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32",
+                       "INT64", "FP16", "FP32", "FP64", "BYTES"])
+#: the outputs an inference request may ask for
+OUTPUTS = ("prediction",)
 
 
 class PredictRequest(BaseModel):
@@ -48,8 +54,9 @@ class RequestInput(BaseModel):
     """One input column as a tensor of shape ``[n]`` or ``[n, 1]``."""
 
     name: str
-    shape: list[int]
-    datatype: str
+    shape: list[StrictInt] = Field(description="[rows] or [rows, 1]")
+    datatype: str = Field(description="one of the protocol's types: BOOL, INT8 ... INT64, "
+                          "UINT8 ... UINT64, FP16, FP32, FP64, BYTES")
     parameters: dict[str, Any] | None = None
     data: list[Any]
 
@@ -157,9 +164,17 @@ def infer_columns(req: InferenceRequest, max_rows: int) -> tuple[dict[str, list]
     if not req.inputs:
         raise InvalidInput("request: 'inputs' is empty; send one tensor per input column",
                            kind="bad_shape")
+    for out in req.outputs or ():
+        if out.name not in OUTPUTS:
+            raise InvalidInput(f"request: output '{out.name}' is not one of this model's "
+                               f"outputs ({', '.join(OUTPUTS)})", kind="unknown_output")
     columns: dict[str, list] = {}
     n = None
     for t in req.inputs:
+        if t.datatype not in DATATYPES:
+            raise InvalidInput(f"request: input '{t.name}' has datatype {t.datatype!r}; the "
+                               f"protocol's types are {', '.join(sorted(DATATYPES))}",
+                               kind="bad_datatype", column=t.name, value=t.datatype)
         if t.name in columns:
             raise InvalidInput(f"request: input '{t.name}' appears twice",
                                kind="duplicate_column", column=t.name)
