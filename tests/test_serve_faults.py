@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from enet.exceptions import DataError
+
 from serve_models import make_registry, rows
 from serve_server import Server, free_port, metric, wait_for_metric
 
@@ -102,8 +104,8 @@ def test_shadow_overflow_is_a_shadow_failure_not_an_error(shadowed):
     body = [{**GOOD, "x": x}]
     expected = models[small].predict(pd.DataFrame(body))
     assert np.isfinite(expected).all()
-    with np.errstate(over="ignore"):
-        assert not np.isfinite(models[big].predict(pd.DataFrame(body))).all()
+    with pytest.raises(DataError, match="not finite"):      # batch scoring refuses it too
+        models[big].predict(pd.DataFrame(body))
     r = _post(server, "/predict", {"rows": body})
     assert r.status_code == 200, r.text
     np.testing.assert_array_equal(r.json()["predictions"], expected)

@@ -24,6 +24,7 @@ __all__ = ["Encoder", "ScoreCounts", "MissingValueFound", "MAX_BLOCK_ELEMENTS"]
 # feature-matrix blocks stay below this many float64 values (32 MiB)
 MAX_BLOCK_ELEMENTS = 1 << 22
 SCORING_HINT = "the model needs it as a number"
+BOOLEAN_HINT = "the model needs true or false (or 1/0)"
 Progress = Callable[[int, "float | None"], None]
 
 
@@ -157,6 +158,9 @@ class Encoder:
         Batches are cut so X stays below :data:`MAX_BLOCK_ELEMENTS` values.
         ``progress(rows, fraction)`` is called after each chunk read.
         """
+        if hint == SCORING_HINT and self.booleans:
+            hint = {**{c: SCORING_HINT for c in self.numeric + list(numeric)},
+                    **{c: BOOLEAN_HINT for c in self.booleans}}
         extra_numeric = [c for c in numeric if c not in self.numeric + self.booleans]
         extra_text = [c for c in text if c not in self.text + self.numeric + self.booleans]
         stream = source.batches(self.numeric + extra_numeric, self.text + extra_text,
