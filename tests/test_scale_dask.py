@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pandas as pd
@@ -135,17 +136,49 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_unreachable_scheduler_is_one_line_exit_2(data, tmp_path):
+class _QuietHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def bad_schedulers():
+    """Addresses of things that are not a running Dask scheduler, all on 127.0.0.1:
+    a closed port (refused), a listener that never accepts nor answers (what an
+    unroutable address looks like: nothing comes back), and an HTTP server."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)
+    http = ThreadingHTTPServer(("127.0.0.1", 0), _QuietHandler)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    yield {"refused": (f"tcp://127.0.0.1:{_free_port()}", "cannot reach the Dask scheduler"),
+           "silent": (f"tcp://127.0.0.1:{silent.getsockname()[1]}",
+                      "cannot reach the Dask scheduler"),
+           "not dask": (f"tcp://127.0.0.1:{http.server_address[1]}",
+                        "cannot reach the Dask scheduler"),
+           "malformed": ("nonsense", "is not a Dask scheduler address")}
+    http.shutdown()
+    http.server_close()
+    silent.close()
+
+
+@pytest.mark.parametrize("kind", ["refused", "silent", "not dask", "malformed"])
+def test_unreachable_scheduler_is_one_line_exit_2(data, tmp_path, bad_schedulers, kind):
     _, whole, _, _ = data
-    address = f"tcp://127.0.0.1:{_free_port()}"
+    address, message = bad_schedulers[kind]
+    started = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "enet.cli", "train", str(whole), "-t", "y",
                            "--engine", "dask", "--scheduler", address, "-o",
                            str(tmp_path / "m")], capture_output=True, text=True, timeout=120,
                           env=dict(os.environ, PYTHONPATH=os.getcwd()))
+    elapsed = time.monotonic() - started
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "cannot reach the Dask scheduler" in lines[0] and \
-        address in lines[0], proc.stderr
+    assert len(lines) == 1 and message in lines[0] and address in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr
+    # the documented bound: the connect timeout (5 s) plus start-up, not 2 x 10 s of a
+    # half-made Client closing itself
+    assert elapsed < 10, f"{kind}: {elapsed:.1f} s"
     assert not (tmp_path / "m").exists()
 
 

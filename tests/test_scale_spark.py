@@ -107,3 +107,39 @@ def test_unreachable_master_is_one_line_exit_2(data, tmp_path):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot reach the Spark master" in lines[0], proc.stderr
+
+
+@pytest.mark.parametrize("master", ["local", "local[2]", "local[*]", "local[4,3]",
+                                    "spark://10.0.0.5:7077", "spark://a:7077,b:7077",
+                                    "yarn", "k8s://https://10.0.0.5:6443"])
+def test_master_forms_spark_accepts_pass_the_check(master):
+    from enet.engines.spark import check_master
+    check_master(master)
+
+
+def test_malformed_master_is_one_line_before_any_jvm(data, tmp_path):
+    _, whole, _, _ = data
+    for master in ["bogus", "local[x]", "spark://host-without-port"]:
+        proc = subprocess.run([sys.executable, "-m", "enet.cli", "train", str(whole), "-t",
+                               "y", "--engine", "spark", "--spark-master", master, "-o",
+                               str(tmp_path / "m")], capture_output=True, text=True,
+                              timeout=120, env=dict(os.environ, PYTHONPATH=os.getcwd()))
+        assert proc.returncode == 2
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and repr(master) in lines[0] and "local[N]" in lines[0] \
+            and "yarn" in lines[0], proc.stderr
+        assert not (tmp_path / "m").exists()
+
+
+def test_quiet_spark_run_prints_no_progress_bars_or_logs(data, tmp_path):
+    _, _, parts, _ = data
+    proc = subprocess.run([sys.executable, "-m", "enet.cli", "train", *map(str, parts), "-t",
+                           "y", "--exclude", "g", "--exclude", "id", "--engine", "spark",
+                           "-o", str(tmp_path / "m"), "--quiet", "--no-report"],
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=os.getcwd()))
+    assert proc.returncode == 0, proc.stderr
+    assert "[Stage " not in proc.stderr, proc.stderr
+    assert "pandas >= 3.0.0" not in proc.stderr, proc.stderr
+    assert " INFO " not in proc.stderr and " WARN " not in proc.stderr, proc.stderr
+    assert "log4j profile" not in proc.stderr, proc.stderr

@@ -16,7 +16,59 @@ from enet.exceptions import EngineError
 
 __all__ = ["DaskEngine", "connect"]
 
-CONNECT_TIMEOUT = 10.0
+CONNECT_TIMEOUT = 5.0
+# schemes whose location is HOST:PORT (the others, e.g. inproc://, are passed as they are)
+_HOST_PORT_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+
+
+def _check_address(address: str) -> None:
+    """The address must be ``[scheme://]host:port``, before anything is started for it."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    scheme, location = parse_address(address)
+    problem = None
+    if scheme not in _HOST_PORT_SCHEMES + ("inproc",):
+        problem = f"unknown scheme {scheme!r}"
+    elif scheme in _HOST_PORT_SCHEMES:
+        try:
+            host, _ = parse_host_port(location)
+        except ValueError as exc:
+            problem = str(exc)
+        else:
+            problem = None if host else "no host"
+    if problem:
+        raise EngineError(f"--scheduler {address!r} is not a Dask scheduler address "
+                          f"({problem}); expected tcp://HOST:PORT, e.g. "
+                          f"tcp://10.0.0.5:8786")
+
+
+def _probe(address: str, timeout: float) -> None:
+    """Open one comm to ``address`` and close it, in a private event loop.
+
+    Done before a ``Client`` exists: a Client whose constructor fails half-way (a
+    service that is not a Dask scheduler answers, say) is left in a state whose
+    ``__del__`` blocks for twice the timeout and prints a traceback.
+    """
+    import asyncio
+
+    from distributed.comm import connect as open_comm
+
+    async def round_trip():
+        comm = await open_comm(address, timeout=timeout)
+        await comm.close()
+
+    try:        # connect's own timeout does not cover the handshake's reply
+        asyncio.run(asyncio.wait_for(round_trip(), timeout))
+    except Exception as exc:    # refused, timed out, or not speaking Dask's protocol
+        if isinstance(exc, MemoryError):    # a length prefix read from a non-Dask reply
+            raise EngineError(f"{address} answered, but not as a Dask scheduler; check "
+                              f"--scheduler (the scheduler's port, 8786 by default, not "
+                              f"its dashboard's)") from None
+        text = str(exc).strip()
+        reason = text.splitlines()[0] if text else "no Dask handshake came back"
+        raise EngineError(f"cannot reach the Dask scheduler at {address} within "
+                          f"{timeout:g} s ({reason}); check --scheduler and that the "
+                          f"scheduler is running") from None
 
 
 def connect(address: str, timeout: float = CONNECT_TIMEOUT):
@@ -25,13 +77,16 @@ def connect(address: str, timeout: float = CONNECT_TIMEOUT):
     Raises
     ------
     EngineError
-        dask.distributed is not installed, or no scheduler answers within ``timeout``.
+        dask.distributed is not installed, the address is malformed, or no Dask
+        scheduler answers within ``timeout``.
     """
     try:
         from distributed import Client
     except ImportError:
         raise EngineError("the Dask engine needs dask.distributed: pip install "
                           "'enet[dask]'") from None
+    _check_address(address)
+    _probe(address, timeout)
     try:
         return Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:

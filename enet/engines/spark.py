@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import socket
 import sys
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any
@@ -25,6 +27,33 @@ __all__ = ["SparkEngine", "session", "DEFAULT_MASTER"]
 
 DEFAULT_MASTER = "local[2]"
 CONNECT_TIMEOUT = 10.0
+# pyspark 4 warns on every pandas conversion under pandas >= 3. What enet runs through
+# pandas on Spark (mapInPandas batches read as Arrow tables, a partition id, a pickled
+# result) is checked against the local engine in tests/test_scale_spark.py under
+# pandas 3, so the warning says nothing about enet's results.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                        category=FutureWarning)
+_LOG_CONFIG = os.path.join(os.path.dirname(__file__), "spark-log4j2.properties")
+# the master URLs Spark accepts (SparkContext.createTaskScheduler, spark-submit)
+_MASTER = re.compile(r"local(\[(\d+|\*)(,\d+)?\])?|local-cluster\[\d+,\d+,\d+\]"
+                     r"|spark://[^,/\s]+:\d+(,[^,/\s]+:\d+)*|yarn|k8s://\S+")
+MASTER_FORMS = ("local, local[N], local[*], local[N,F], spark://HOST:PORT[,HOST:PORT], "
+                "yarn or k8s://HOST:PORT")
+
+
+def _spark_major() -> int:
+    from pyspark import __version__
+    return int(__version__.split(".")[0])
+
+
+def check_master(master: str) -> None:
+    """Raise EngineError unless ``master`` has the form of a Spark master URL (checked
+    before a JVM is started: Spark's own complaint comes inside a Java stack trace)."""
+    if master.startswith("mesos://") and _spark_major() < 4:     # removed in Spark 4
+        return
+    if not _MASTER.fullmatch(master):
+        raise EngineError(f"--spark-master {master!r} is not a Spark master URL; expected "
+                          f"{MASTER_FORMS}")
 
 
 def _check_reachable(master: str, timeout: float) -> None:
@@ -58,6 +87,7 @@ def session(master: str = DEFAULT_MASTER, timeout: float = CONNECT_TIMEOUT):
         from pyspark.sql import SparkSession
     except ImportError:
         raise EngineError("the Spark engine needs pyspark: pip install 'enet[spark]'") from None
+    check_master(master)
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
@@ -71,6 +101,11 @@ def session(master: str = DEFAULT_MASTER, timeout: float = CONNECT_TIMEOUT):
                 .config("spark.ui.enabled", "false")
                 .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                 .config("spark.sql.shuffle.partitions", "8")
+                # a quiet console: no stage progress bars, no JVM start-up banner or
+                # INFO/WARN lines (errors still reach stderr)
+                .config("spark.ui.showConsoleProgress", "false")
+                .config("spark.driver.extraJavaOptions",
+                        f"-Dlog4j.configurationFile=file:{_LOG_CONFIG}")
                 .getOrCreate())
     except Exception as exc:        # the JVM's errors are not Python exception classes
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
