@@ -224,18 +224,27 @@ class Registry:
         return old
 
     def rollback(self, name: str, alias: str = "champion", reason: str = "") -> tuple[int, int]:
-        """Move ``alias`` to the version promoted before the current one (repeatable:
-        each rollback goes one promotion further back)."""
+        """Move ``alias`` back to the version it pointed at before the current one was
+        promoted (repeatable: each rollback goes one promotion further back; a version
+        rolled back from is not returned to, and deleted versions are skipped)."""
         with self._connect() as db:
-            promoted = [v for (v,) in db.execute(
-                "SELECT to_version FROM audit WHERE name = ? AND alias = ? AND action = "
-                "'promote' ORDER BY id", (name, alias))]
+            events = db.execute(
+                "SELECT action, from_version, to_version FROM audit WHERE name = ? AND "
+                "alias = ? AND action IN ('promote', 'rollback') ORDER BY id",
+                (name, alias)).fetchall()
         current = self.alias_version(name, alias)
         if current is None:
             raise UsageError(f"{name}@{alias} is not set; nothing to roll back")
-        earlier = promoted[:len(promoted) - 1 - promoted[::-1].index(current)] \
-            if current in promoted else []
-        earlier = [v for v in earlier if v != current and self._exists(name, v)]
+        # replay the moves as a stack: a promotion pushes, a rollback pops
+        stack: list[int] = []
+        for action, _, to in events:
+            if action == "rollback":
+                while stack and stack[-1] != to:
+                    stack.pop()
+            if not stack or stack[-1] != to:
+                stack.append(to)
+        earlier = [v for v in stack[:-1] if v != current and self._exists(name, v)] \
+            if stack and stack[-1] == current else []
         if not earlier:
             raise UsageError(f"{name}@{alias}: no earlier version to roll back to")
         self.set_alias(name, alias, earlier[-1], reason or "rollback", action="rollback")

@@ -232,3 +232,20 @@ def test_cli_register_predict_by_reference(tmp_path, frame):
     r = cli("train", tmp_path / "d.csv", "-t", "y", "-o", tmp_path / "m2", "-q", "--register",
             "../bad", "--registry", reg)
     assert r.exit_code == 2 and "invalid model name" in r.output
+
+
+def test_rollback_returns_to_the_version_before_the_current_promotion(tmp_path, models):
+    reg = Registry(tmp_path / "reg")
+    for _ in range(4):
+        reg.register("m", models["good"])
+    reg.promote("m", 1)
+    reg.promote("m", 2)
+    assert reg.rollback("m") == (2, 1)
+    reg.promote("m", 3)
+    assert reg.rollback("m") == (3, 1)          # not 2, which was rolled back from
+    with pytest.raises(UsageError, match="no earlier version"):
+        reg.rollback("m")
+    reg.promote("m", 2)
+    reg.promote("m", 4)
+    reg.delete("m", 2, reason="bad")
+    assert reg.rollback("m") == (4, 1)          # 2 deleted: skipped
