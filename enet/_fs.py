@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["public_mode", "write_atomic", "check_suffix", "HTML_SUFFIXES"]
+__all__ = ["public_mode", "write_atomic", "check_suffix", "HTML_SUFFIXES", "GENERATOR"]
 
 
 def public_mode(path: str, mode: int) -> None:
@@ -21,14 +21,27 @@ def public_mode(path: str, mode: int) -> None:
 HTML_SUFFIXES = (".html", ".htm")
 
 
+# marks the reports and results enet writes, so that only those are ever replaced
+GENERATOR = "enet"
+_MARK = f'"generator": "{GENERATOR}"', f'name="generator" content="{GENERATOR}"'
+
+
 def check_suffix(path: str | os.PathLike, kind: str | None, suffixes: tuple[str, ...]) -> None:
-    """Refuse an output path not ending in ``suffixes`` (none: any path)."""
+    """Refuse an output path not ending in ``suffixes`` (none: any path), or naming an
+    existing file that enet did not write (a model's ``model.json``, someone's notes)."""
     from enet.exceptions import UsageError
 
-    if suffixes and not os.fspath(path).lower().endswith(suffixes):
-        raise UsageError(f"{os.fspath(path)}: the {kind or 'output'} must go to a path "
-                         f"ending in {' or '.join(suffixes)} (so that no data file is "
-                         f"replaced by mistake); choose such a name")
+    path = os.fspath(path)
+    if suffixes and not path.lower().endswith(suffixes):
+        raise UsageError(f"{path}: the {kind or 'output'} must go to a path ending in "
+                         f"{' or '.join(suffixes)} (so that no data file is replaced by "
+                         f"mistake); choose such a name")
+    if os.path.isfile(path) and os.path.getsize(path) > 0:
+        with open(path, "rb") as fh:
+            head = fh.read(4096).decode("utf-8", errors="replace")
+        if not any(mark in head for mark in _MARK):
+            raise UsageError(f"{path} exists and was not written by enet; choose another "
+                             f"path or remove it first")
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | str, kind: str | None = None,

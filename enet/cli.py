@@ -302,6 +302,13 @@ def train(
         config.validate()
         csv = _csv_options(delimiter, quote_char, no_quoting, encoding, na_value)
         check_output_path(output)          # fail before a long training, not after
+        if report:
+            from enet._fs import HTML_SUFFIXES, check_suffix
+            from enet.report import default_report_path
+            try:
+                check_suffix(default_report_path(output), "HTML report", HTML_SUFFIXES)
+            except UsageError as exc:
+                raise UsageError(f"{exc} (or pass --no-report)") from None
         if register:
             from enet.registry import check_name
             check_name(register)
@@ -325,8 +332,7 @@ def train(
             lineage = [{"version": v.version, "created": v.created, "parent": v.parent,
                         "cv_rmse": v.summary.get("cv_rmse"), "description": v.description,
                         "aliases": v.aliases}]
-            if not quiet:
-                err.print(f"registered {escape(v.ref)}", highlight=False)
+            err.print(f"registered {escape(v.ref)}", highlight=False)     # even with --quiet
         if report:
             from enet.cli_monitor import write_training_report
             from enet.report import default_report_path

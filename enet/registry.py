@@ -313,7 +313,9 @@ class Registry:
         if failed and not force:
             raise GateError(f"{name}/{version} not promoted to @{alias}: " + "; ".join(
                 f"{g['gate']} gate failed ({g['detail']})" for g in failed) +
-                "; pass --force --reason '...' to override")
+                "; pass --force --reason '...' to override" +
+                (" (or --allow-schema-change for the schema gate)"
+                 if any(g["gate"] == "schema" for g in failed) else ""))
         note = reason
         if failed:
             note = f"forced past {', '.join(g['gate'] for g in failed)}: {reason}"

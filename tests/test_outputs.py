@@ -101,3 +101,25 @@ def test_tiny_scale_columns_are_refused_not_zeroed(tmp_path):
     ref = enet.ElasticNet(alpha=0.01).fit(x[:, None], y).coef_[0]
     got = enet.ElasticNet(alpha=0.01).fit((x * 1e-120)[:, None], y).coef_[0] * 1e-120
     assert got == pytest.approx(ref, rel=1e-10)
+
+
+def test_reports_and_results_replace_only_what_enet_wrote(setup):
+    d, data, model = setup
+    notes = d / "notes.html"
+    notes.write_text("my notes")
+    r = cli("report", model, "-o", notes)
+    assert r.exit_code == 2 and "not written by enet" in r.output
+    assert notes.read_text() == "my notes"
+    model_json = model / "model.json"
+    before = model_json.read_bytes()
+    r = cli("monitor", "--model", model, "--data", data, "--json", model_json, "-q")
+    assert r.exit_code == 2 and model_json.read_bytes() == before
+    for _ in range(2):               # enet's own report and result are replaced
+        assert cli("report", model, "-o", d / "r.html").exit_code == 0
+        assert cli("monitor", "--model", model, "--data", data, "--json", d / "r.json",
+                   "-q").exit_code == 0
+    mine = d / "mine.report.html"
+    mine.write_text("my notes")
+    r = cli("train", data, "-t", "y", "-o", d / "mine", "--quiet")
+    assert r.exit_code == 2 and "--no-report" in r.output and not (d / "mine").exists()
+    assert mine.read_text() == "my notes"

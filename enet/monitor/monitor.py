@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from enet._fs import GENERATOR
 from enet.data.encode import ScoreCounts
 from enet.data.manifest import InputColumn
 from enet.data.readers import DEFAULT_CHUNK_BYTES, CsvOptions, open_source
@@ -64,7 +65,7 @@ class MonitorResult:
         return 1 if self.status == "breached" else 0
 
     def to_json(self) -> dict:
-        return _finite({"status": self.status, "exit_code": self.exit_code, "rows": self.rows,
+        return _finite({"generator": GENERATOR, "status": self.status, "exit_code": self.exit_code, "rows": self.rows,
                         "data": self.data, "model": self.model, "breaches": self.breaches,
                         "notes": self.notes, "features": self.features,
                         "prediction": self.prediction, "accuracy": self.accuracy,

@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from enet._fs import HTML_SUFFIXES, write_atomic
+from enet._fs import GENERATOR, HTML_SUFFIXES, write_atomic
 
 __all__ = ["training_report", "monitor_report", "write_report", "default_report_path"]
 
@@ -67,6 +67,7 @@ def _fmt(x) -> str:
 
 def _page(title: str, body: list[str]) -> str:
     return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+            f"<meta name=\"generator\" content=\"{GENERATOR}\">"
             f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>\n"
             + "\n".join(body) + "\n</body></html>\n")
 
