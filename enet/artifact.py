@@ -120,6 +120,8 @@ def save_model(model: Model, path: str | os.PathLike) -> str:
 
 
 def _write(model: Model, path: str) -> str:
+    # through a symbolic link: the model it points at is replaced, the link is kept
+    path = os.path.realpath(path) if os.path.islink(path) else path
     parent = os.path.dirname(path)
     os.makedirs(parent, exist_ok=True)
     blobs = {f"arrays/{name}.npy": _array_bytes(arr)

@@ -123,3 +123,15 @@ def test_reports_and_results_replace_only_what_enet_wrote(setup):
     r = cli("train", data, "-t", "y", "-o", d / "mine", "--quiet")
     assert r.exit_code == 2 and "--no-report" in r.output and not (d / "mine").exists()
     assert mine.read_text() == "my notes"
+
+
+def test_model_written_through_a_symbolic_link_replaces_its_target(setup, tmp_path):
+    _, data, _ = setup
+    target = tmp_path / "v1"
+    assert cli("train", data, "-t", "y", "-o", target, "--quiet", "--no-report").exit_code == 0
+    link = tmp_path / "current"
+    link.symlink_to(target)
+    r = cli("train", data, "-t", "y", "-o", link, "--quiet", "--no-report", "--folds", "3")
+    assert r.exit_code == 0, r.output
+    assert link.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == ["current", "v1"]
+    assert enet.load_model(target).params["folds"] == 3
