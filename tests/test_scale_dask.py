@@ -83,6 +83,17 @@ def test_dask_dataframe_equals_local(cluster, data):
     _assert_same_fit(local, enet.train_model(ddf, target="y", client=client, **OPTIONS))
 
 
+def test_median_imputation_on_dask_equals_local(cluster, data):
+    _, client = cluster
+    df, _, _, _ = data
+    options = dict(OPTIONS, impute="median")
+    local = enet.train_model(df, target="y", **options)
+    remote = enet.train_model(dd.from_pandas(df, npartitions=3), target="y", client=client,
+                              **options)
+    assert any(c.impute == "median" for c in local.inputs)
+    _assert_same_fit(local, remote)
+
+
 def test_group_folds_and_stability_on_dask(cluster, data):
     c, _ = cluster
     df, whole, parts, _ = data

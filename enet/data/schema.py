@@ -2,7 +2,8 @@
 
 Training reads the table twice. The first, streamed pass (:func:`scan_inputs`)
 learns what preprocessing needs: missing counts, fill values (weighted mean,
-median from a mergeable KLL quantile sketch, or a constant), categorical level
+median, exact up to a million values per column and from a KLL sketch beyond, or a
+constant), categorical level
 frequencies, and the profile stored in the model. The second pass computes the
 sufficient statistics of the encoded features.
 """
@@ -24,7 +25,7 @@ from enet.exceptions import DataError, UsageError
 
 __all__ = ["ColumnRoles", "SchemaOptions", "ScanResult", "resolve_columns", "decide_kinds",
            "scan_inputs", "scan_source", "scan_batches", "InputScan", "as_text",
-           "merged_sketch", "sketches_to_bytes", "sketches_from_bytes", "MissingMarkers",
+           "merged_sketch", "MedianSketch", "sketches_to_bytes", "sketches_from_bytes", "MissingMarkers",
            "level_digests", "level_digests_unsorted", "check_finite", "check_weights",
            "MAX_DISTINCT_LEVELS"]
 
@@ -55,8 +56,9 @@ class SchemaOptions:
     Attributes
     ----------
     impute : {"mean", "median", "constant"}
-        Fill value of missing numeric entries: the weighted mean, the median (from
-        a KLL sketch, rank error about 1%) or ``impute_value``.
+        Fill value of missing numeric entries: the weighted mean, the median (exact
+        while a column has at most ~1M values, see :class:`MedianSketch`; from a KLL
+        sketch, rank error about 1%, beyond) or ``impute_value``.
     impute_value : float
     missing_indicator : bool
         Add a 0/1 feature for each numeric column that had missing values.
@@ -273,10 +275,64 @@ def sketches_from_bytes(state: dict) -> dict:
     return {k: load(v) for k, v in state.items()}
 
 
-class _NumericScan:
-    """Missing count, weighted mean/variance (Chan's merge), range, optional sketch."""
+class MedianSketch:
+    """The median of a stream: exact (and so reproducible) while it has seen at most
+    ``cap`` values, which it keeps; beyond that a KLL sketch (rank error about 1%, whose
+    compaction is randomised). Mergeable with ``+``.
+    """
 
-    def __init__(self, sketch: bool):
+    def __init__(self, cap: int):
+        self.cap = cap
+        self.values: list[np.ndarray] = []
+        self.count = 0
+        self.kll = None
+
+    def update(self, v: np.ndarray) -> None:
+        if self.kll is not None:
+            self.kll.update(np.ascontiguousarray(v, dtype=np.float64))
+            return
+        self.values.append(np.array(v, dtype=np.float64))
+        self.count += v.size
+        if self.count > self.cap:
+            self.kll, self.values = self._as_kll(), []
+
+    def _as_kll(self):
+        if self.kll is not None:
+            return self.kll
+        from datasketches import kll_doubles_sketch
+        sketch = kll_doubles_sketch(200)
+        for a in self.values:
+            sketch.update(a)
+        return sketch
+
+    def median(self) -> float:
+        if self.kll is not None:
+            return float(self.kll.get_quantile(0.5))
+        return float(np.median(np.concatenate(self.values))) if self.count else float("nan")
+
+    def __add__(self, other: "MedianSketch") -> "MedianSketch":
+        out = MedianSketch(self.cap)
+        if self.kll is None and other.kll is None and self.count + other.count <= self.cap:
+            out.values, out.count = self.values + other.values, self.count + other.count
+        else:
+            out.kll = merged_sketch(self._as_kll(), other._as_kll())
+        return out
+
+    def __getstate__(self) -> dict:
+        return sketches_to_bytes(self.__dict__)
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(sketches_from_bytes(state))
+
+
+# values kept for exact medians, over all the columns imputed with their median
+EXACT_MEDIAN_BUDGET = 1 << 24
+
+
+class _NumericScan:
+    """Missing count, weighted mean/variance (Chan's merge), range, optional median."""
+
+    def __init__(self, sketch: bool, cap: int = 1 << 20):
         self.n = 0
         self.missing = 0
         self.w = 0.0
@@ -284,10 +340,7 @@ class _NumericScan:
         self.m2 = 0.0
         self.lo = np.inf
         self.hi = -np.inf
-        self.sketch = None
-        if sketch:
-            from datasketches import kll_doubles_sketch
-            self.sketch = kll_doubles_sketch(200)
+        self.sketch = MedianSketch(cap) if sketch else None
 
     def update(self, v: np.ndarray, w: np.ndarray) -> None:
         present = ~np.isnan(v)
@@ -299,7 +352,7 @@ class _NumericScan:
         self.lo = min(self.lo, float(v.min()))
         self.hi = max(self.hi, float(v.max()))
         if self.sketch is not None:
-            self.sketch.update(np.ascontiguousarray(v))
+            self.sketch.update(v)
         wc = float(w.sum())
         if wc <= 0:
             return
@@ -313,7 +366,7 @@ class _NumericScan:
         self.w = total
 
     def median(self) -> float:
-        return float(self.sketch.get_quantile(0.5))
+        return self.sketch.median()
 
     def __add__(self, other: "_NumericScan") -> "_NumericScan":
         out = _NumericScan(False)
@@ -325,14 +378,8 @@ class _NumericScan:
             out.mean = self.mean + delta * other.w / out.w
             out.m2 = self.m2 + other.m2 + delta * delta * self.w * other.w / out.w
         if self.sketch is not None:
-            out.sketch = merged_sketch(self.sketch, other.sketch)
+            out.sketch = self.sketch + other.sketch
         return out
-
-    def __getstate__(self) -> dict:
-        return sketches_to_bytes(self.__dict__)
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(sketches_from_bytes(state))
 
 
 class _CategoricalScan:
@@ -416,7 +463,9 @@ class InputScan:
     def __init__(self, roles: ColumnRoles, kinds: dict[str, str], options: SchemaOptions):
         self.roles, self.kinds, self.options = roles, kinds, options
         numeric_like = [c for c in roles.features if kinds[c] in ("numeric", "boolean")]
-        self.num_scans = {c: _NumericScan(options.impute == "median") for c in numeric_like}
+        cap = min(1 << 20, max(1 << 14, EXACT_MEDIAN_BUDGET // max(len(numeric_like), 1)))
+        self.num_scans = {c: _NumericScan(options.impute == "median", cap)
+                          for c in numeric_like}
         self.cat_scans = {c: _CategoricalScan() for c in roles.features
                           if kinds[c] == "categorical"}
         self.groups: Counter | None = Counter() if roles.group else None
