@@ -331,3 +331,15 @@ def test_missingness_alone_is_not_a_level_shift(missing_level):
     shifted = new.copy()
     shifted.loc[shifted["cat"] == "a", "cat"] = "d"
     assert _feature_row(monitor_table(model, shifted), "cat")["psi"] > 0.2
+
+
+@pytest.mark.parametrize("value", ["2.5", "inf", "-1", "true"])
+def test_min_rows_must_be_a_whole_number(tmp_path, value):
+    from enet.exceptions import UsageError
+    from enet.monitor.thresholds import load_thresholds
+    path = tmp_path / "t.toml"
+    path.write_text(f"[thresholds]\nmin_rows = {value}\n")
+    with pytest.raises(UsageError, match="min_rows"):
+        load_thresholds(path)
+    path.write_text("[thresholds]\nmin_rows = 250\n")
+    assert load_thresholds(path).min_rows == 250

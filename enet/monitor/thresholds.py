@@ -85,6 +85,9 @@ class Thresholds:
                 raise UsageError(f"{source}: threshold {key} must be a number >= 0; got "
                                  f"{value!r}")
             if key == "min_rows":
+                if value == float("inf") or value != int(value):
+                    raise UsageError(f"{source}: threshold min_rows must be a whole number of "
+                                     f"rows; got {value!r}")
                 data[key] = int(value)
             else:
                 data[key] = float(value)
