@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["public_mode", "write_atomic", "check_suffix", "HTML_SUFFIXES", "GENERATOR"]
+__all__ = ["public_mode", "write_atomic", "check_output_file", "HTML_SUFFIXES", "GENERATOR"]
 
 
 def public_mode(path: str, mode: int) -> None:
@@ -26,7 +26,7 @@ GENERATOR = "enet"
 _MARK = f'"generator": "{GENERATOR}"', f'name="generator" content="{GENERATOR}"'
 
 
-def check_suffix(path: str | os.PathLike, kind: str | None, suffixes: tuple[str, ...]) -> None:
+def check_output_file(path: str | os.PathLike, kind: str | None, suffixes: tuple[str, ...]) -> None:
     """Refuse an output path not ending in ``suffixes`` (none: any path), or naming an
     existing file that enet did not write (a model's ``model.json``, someone's notes)."""
     from enet.exceptions import UsageError
@@ -54,7 +54,7 @@ def write_atomic(path: str | os.PathLike, data: bytes | str, kind: str | None = 
     """
     import tempfile
 
-    check_suffix(path, kind, suffixes)
+    check_output_file(path, kind, suffixes)
     path = os.path.abspath(os.fspath(path))
     if os.path.isdir(path):
         raise IsADirectoryError(21, "is a directory; give a file name", path)

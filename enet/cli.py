@@ -303,10 +303,10 @@ def train(
         csv = _csv_options(delimiter, quote_char, no_quoting, encoding, na_value)
         check_output_path(output)          # fail before a long training, not after
         if report:
-            from enet._fs import HTML_SUFFIXES, check_suffix
+            from enet._fs import HTML_SUFFIXES, check_output_file
             from enet.report import default_report_path
             try:
-                check_suffix(default_report_path(output), "HTML report", HTML_SUFFIXES)
+                check_output_file(default_report_path(output), "HTML report", HTML_SUFFIXES)
             except UsageError as exc:
                 raise UsageError(f"{exc} (or pass --no-report)") from None
         if register:

@@ -122,11 +122,11 @@ def monitor(
         csv = _csv_options(delimiter, quote_char, no_quoting, encoding, na_value)
         if not data.exists():
             raise UsageError(f"{data}: no such file")
-        from enet._fs import HTML_SUFFIXES, check_suffix
+        from enet._fs import HTML_SUFFIXES, check_output_file
         if out_json is not None:
-            check_suffix(out_json, "JSON result", (".json",))
+            check_output_file(out_json, "JSON result", (".json",))
         if out_html is not None:
-            check_suffix(out_html, "HTML report", HTML_SUFFIXES)
+            check_output_file(out_html, "HTML report", HTML_SUFFIXES)
         m, key = _resolve(model, registry)
         with _progress(quiet) as progress:
             scan = (lambda rows, frac: progress("monitoring", rows, frac)) if progress else None

@@ -13,7 +13,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from enet.core.cv import cross_validated_fit, group_fold_ids, kfold_ids
 from enet.core.cv_naive import cross_validated_fit_arrays
 from enet.core.naive import choose_solver, path_from_arrays
-from enet.core.path import DEFAULT_MAX_ITER, DEFAULT_TOL, path_from_stats
+from enet.core.path import DEFAULT_MAX_ITER, DEFAULT_TOL, first_tiny_feature, path_from_stats
 from enet.core.stats import FoldAccumulator, SufficientStats
 
 __all__ = ["ElasticNet", "ElasticNetCV", "fold_ids_from_cv"]
@@ -59,9 +59,6 @@ def _fit_inputs(est: BaseEstimator, X, y, sample_weight):
     return X, y, sample_weight
 
 
-TINY_SCALE = 1e-140     # below this, squares of a column's values underflow float64
-
-
 def _refuse_tiny_columns(X) -> None:
     """A column whose values are all nonzero-but-tiny would square to (sub)normal dust and
     be taken for a constant; refuse it rather than return a zero coefficient."""
@@ -69,9 +66,8 @@ def _refuse_tiny_columns(X) -> None:
         top = np.asarray(abs(X).max(axis=0).todense()).ravel()
     else:
         top = np.abs(X).max(axis=0) if X.shape[0] else np.zeros(X.shape[1])
-    tiny = np.flatnonzero((top > 0) & (top < TINY_SCALE))
-    if tiny.size:
-        j = int(tiny[0])
+    j = first_tiny_feature(top)
+    if j >= 0:
         raise ValueError(f"column {j} of X has values too small to square in float64 "
                          f"(largest |value| {top[j]:.3g}); rescale it")
 

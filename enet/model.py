@@ -18,14 +18,23 @@ __all__ = ["Model", "MATRIX_VECTORS", "check_predictions"]
 MATRIX_VECTORS = ("coef", "coef_std", "x_mean", "x_scale")
 
 
-def check_predictions(pred: np.ndarray, first_row: int = 1) -> None:
+def check_predictions(pred: np.ndarray, X, coef: np.ndarray, features: list[str],
+                      first_row: int = 1, source: str = "input") -> None:
     """Refuse predictions that are not finite (a linear model overflows only on inputs
-    far outside anything it was trained on); ``first_row`` numbers ``pred[0]``."""
-    if not np.all(np.isfinite(pred)):
-        i = int(np.flatnonzero(~np.isfinite(pred))[0])
-        raise DataError(f"input row {first_row + i}: the prediction is not finite "
-                        f"({pred[i]}); its values lie far outside the training data, check "
-                        f"them", kind="non_finite_prediction", row=first_row + i)
+    far outside anything it was trained on), naming the row (``first_row`` numbers
+    ``pred[0]``) and the feature whose term is largest in it."""
+    finite = np.isfinite(pred)
+    if finite.all():
+        return
+    i = int(np.argmin(finite))
+    row = X[i].toarray().ravel() if hasattr(X, "tocsr") else np.asarray(X[i])
+    with np.errstate(over="ignore", invalid="ignore"):
+        terms = np.abs(row * coef)
+    j = int(np.argmax(np.where(np.isnan(terms), np.inf, terms)))
+    raise DataError(f"{source}: row {first_row + i}: the prediction is not finite "
+                    f"({pred[i]}); input values far outside the training range (feature "
+                    f"'{features[j]}' = {row[j]:.6g}); check the row's values",
+                    kind="non_finite_prediction", row=first_row + i)
 
 
 @dataclass
@@ -109,7 +118,7 @@ class Model:
                             f"{self.coef.shape[0]} (in the order it was trained on)")
         with np.errstate(over="ignore", invalid="ignore"):
             pred = np.asarray(X @ self.coef).ravel() + self.intercept
-        check_predictions(pred, first_row)
+        check_predictions(pred, X, self.coef, self.features, first_row)
         return pred
 
     def predict(self, data, strict: bool = False, counts: ScoreCounts | None = None
@@ -147,10 +156,8 @@ class Model:
                 raise DataError(f"input: the array has {data.shape[1]} columns; the model "
                                 f"reads {len(self.inputs)} (in the order it was trained on)")
             source = memory_source(data, "input")
-        parts, first = [], 1
-        for X in self.encoder().feature_blocks(source, strict, counts):
-            parts.append(self.predict_matrix(X, first))
-            first += X.shape[0]
+        parts = [self.predict_matrix(X, offset + 1)
+                 for X, offset in self.encoder().feature_blocks(source, strict, counts)]
         return np.concatenate(parts) if parts else np.empty(0)
 
     def nonzero_coefficients(self) -> list[tuple[str, float, float]]:

@@ -170,11 +170,9 @@ def score_into(model: Model, encoder: Encoder, source, tmp: str, fmt: str, keep:
     writer = None
     try:
         # kept columns that are not model inputs are copied verbatim (text from CSV)
-        first = 1
-        for batch, X, _ in encoder.batches(source, strict, text=text, counts=counts,
-                                           verbatim=True, progress=progress):
-            pred = model.predict_matrix(X, first)
-            first += X.shape[0]
+        for batch, X, offset in encoder.batches(source, strict, text=text, counts=counts,
+                                                verbatim=True, progress=progress):
+            pred = model.predict_matrix(X, offset + 1)
             cols = [batch.column(batch.schema.get_field_index(k)) for k in keep]
             out = pa.RecordBatch.from_arrays(cols + [pa.array(pred, pa.float64())],
                                              names=list(keep) + [PREDICTION])

@@ -19,7 +19,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from enet.core.cv import CVResult, assign_group_folds, cross_validated_fit, kfold_ids, sum_stats
-from enet.core.path import DEFAULT_MAX_ITER, DEFAULT_TOL, PathResult, path_from_stats
+from enet.core.path import (DEFAULT_MAX_ITER, DEFAULT_TOL, PathResult, first_tiny_feature,
+                            path_from_stats)
 from enet.core.stats import FoldAccumulator, SufficientStats
 from enet.data.encode import Encoder, MissingValueFound
 from enet.data.manifest import FeatureManifest, InputColumn
@@ -243,10 +244,6 @@ def _fills_from_stats(inputs: list[InputColumn], total: SufficientStats, xx: np.
     return out, profile
 
 
-# a feature whose values all lie below this in magnitude would underflow when squared
-TINY_SCALE = 1e-140
-
-
 def _check_learnable(total: SufficientStats, source: str, manifest: FeatureManifest,
                      ranges: Ranges | None = None) -> None:
     target = manifest.target
@@ -259,9 +256,8 @@ def _check_learnable(total: SufficientStats, source: str, manifest: FeatureManif
                         f"to square in float64 (beyond ~1e150); rescale it")
     if ranges is not None:
         top = np.maximum(np.abs(ranges.lo), np.abs(ranges.hi))
-        tiny = np.flatnonzero((top > 0) & (top < TINY_SCALE))
-        if tiny.size:
-            j = int(tiny[0])
+        j = first_tiny_feature(top)
+        if j >= 0:
             raise DataError(f"{source}: column '{manifest.features[j]}' has values too small "
                             f"to square in float64 (largest |value| {top[j]:.3g}); "
                             f"rescale it (e.g. multiply by 1e150)")

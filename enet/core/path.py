@@ -21,10 +21,20 @@ from enet.exceptions import ConvergenceWarning
 
 __all__ = ["GramProblem", "PathResult", "Certificate", "prepare_problem", "alpha_max",
            "alpha_grid", "path_from_stats", "enet_path", "default_eps", "alpha_max_from_gradient",
-           "finish_path", "path_alphas"]
+           "finish_path", "path_alphas", "first_tiny_feature"]
 
 DEFAULT_TOL = 1e-7
 DEFAULT_MAX_ITER = 10_000
+# a feature whose values all lie below this in magnitude squares to (sub)normal dust and
+# would be taken for a constant
+TINY_SCALE = 1e-140
+
+
+def first_tiny_feature(max_abs: np.ndarray) -> int:
+    """Index of the first feature whose largest |value| is nonzero but below
+    :data:`TINY_SCALE` (too small to square in float64), or -1."""
+    tiny = np.flatnonzero((max_abs > 0) & (max_abs < TINY_SCALE))
+    return int(tiny[0]) if tiny.size else -1
 
 
 @dataclass(frozen=True)

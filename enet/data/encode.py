@@ -137,14 +137,16 @@ class Encoder:
         return extra
 
     def feature_blocks(self, source: TableSource, strict: bool = False,
-                       counts: ScoreCounts | None = None) -> Iterator[np.ndarray]:
-        """The feature matrix of a source to score, block by block: its columns are
-        checked first (extra ones noted in ``counts``), then every value."""
+                       counts: ScoreCounts | None = None
+                       ) -> Iterator[tuple[np.ndarray, int]]:
+        """The feature matrix of a source to score, block by block, with the number of
+        rows before the block: its columns are checked first (extra ones noted in
+        ``counts``), then every value."""
         extra = self.check_columns(source.columns, source.path, strict)
         if counts is not None:
             counts.extra_columns.extend(extra)
-        for _, X, _ in self.batches(source, strict, counts=counts):
-            yield X
+        for _, X, offset in self.batches(source, strict, counts=counts):
+            yield X, offset
 
     def batches(self, source: TableSource, strict: bool = False, numeric: list[str] = (),
                 text: list[str] = (), counts: ScoreCounts | None = None,

@@ -210,7 +210,7 @@ class RecordEncoder:
         """The same matrix through the shared table path (what ``encode`` defers to)."""
         source = memory_source(columns, self.source)
         try:
-            blocks = list(self.encoder.feature_blocks(source, strict, counts))
+            blocks = [X for X, _ in self.encoder.feature_blocks(source, strict, counts)]
         except DataError as exc:
             raise self._boolean_text(exc) from None
         return np.vstack(blocks) if blocks else np.zeros((0, self.width))

@@ -23,8 +23,8 @@ import numpy as np
 
 from enet.data.encode import ScoreCounts
 from enet.data.records import RecordEncoder
-from enet.exceptions import DataError, EnetError, ModelError
-from enet.model import Model
+from enet.exceptions import EnetError, ModelError
+from enet.model import Model, check_predictions
 from enet.registry import Registry, open_registry, parse_ref
 from enet.serve.metrics import RouteMetrics, ServeMetrics, prediction_buckets
 from enet.serve.window import DriftWindow, WindowSpec
@@ -104,9 +104,7 @@ class Deployment:
             infinity, and a null would pass for a prediction).
         """
         X, predictions, counts = self._score(columns, n_rows)
-        finite = np.isfinite(predictions)
-        if not finite.all():
-            raise self._non_finite(X, predictions, int(np.argmin(finite)))
+        check_predictions(predictions, X, self._coef, self.model.features, source="request")
         if self.drift is not None:
             self.drift.add(X, predictions, counts)
         return predictions, counts
@@ -118,17 +116,6 @@ class Deployment:
         with np.errstate(over="ignore", invalid="ignore"):    # score() checks finiteness
             predictions = X @ self._coef + self._intercept
         return X, predictions, counts
-
-    def _non_finite(self, X: np.ndarray, predictions: np.ndarray, i: int) -> DataError:
-        """Name the row, and the feature whose term is largest in it."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            terms = np.abs(X[i] * self._coef)
-        j = int(np.argmax(np.where(np.isnan(terms), np.inf, terms)))
-        feature = self.model.features[j]
-        return DataError(f"request: row {i + 1}: the prediction is not finite "
-                         f"({predictions[i]}); input values far outside the training range "
-                         f"(feature '{feature}' = {X[i, j]:.6g}); check the row's values",
-                         kind="non_finite_prediction", row=i + 1)
 
     def verify(self) -> None:
         """Score one row of missing values: the model must give a finite prediction."""
