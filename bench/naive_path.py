@@ -63,10 +63,14 @@ def x_bytes(X) -> int:
 # ---------------------------------------------------------------------------------------------
 # the peers: (X, y, grid, tol) -> (intercepts (k,), coefs (k, p))
 # ---------------------------------------------------------------------------------------------
+SWEEPS: list[int] = []      # coordinate-descent sweeps of enet's last path
+
+
 def run_enet(X, y, grid, tol):
     from enet.core.naive import path_from_arrays
     res = path_from_arrays(X, y, l1_ratio=L1_RATIO, alphas=grid, standardize=False, tol=tol,
                            max_iter=peers.MAX_ITER, warn=False)
+    SWEEPS[:] = [int(res.certificate.n_iter.sum())]
     if not res.certificate.converged.all():
         print(f"  enet: {int((~res.certificate.converged).sum())} points not converged")
     return res.intercept, res.coef
@@ -135,7 +139,9 @@ def bench_dataset(name, small, names, reps, enet_tols, lines, fmt=None):
             continue
         f = objectives(X, y, b0, B, grid, L1_RATIO)
         rows[label] = (wall, cpu, peak, tol, f)
-        print(f"  {label}: {wall:.3f} s")
+        sweeps = f", {SWEEPS[0]:,} sweeps" if peer == "enet" and SWEEPS else ""
+        print(f"  {label}: {wall:.3f} s{sweeps}")
+        lines.append(f"  {label}: {wall:.3f} s{sweeps}")
     if not rows:
         return
     best = np.min(np.vstack([r[4] for r in rows.values()]), axis=0)
