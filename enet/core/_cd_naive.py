@@ -39,132 +39,14 @@ from numba import njit
 
 from enet.core._cd_gram import (NEWTON_FLOP_WEIGHT, _free_features, _soft, _spd_solve,
                                 dual_value, duality_gap, kkt_violation)
+from enet.core._columns import (_cache_add, _dot, _dot_dense, _dot_sparse, _gradient_all,
+                                _move, _residual, _update, _update_dense, _update_sparse,
+                                _y_dot_r)
+from enet.core._homotopy import lasso_homotopy
 
 INF = np.inf
 FREE_BLOCK_MAX = 64     # unpenalised features solved jointly (least squares) up to this many
 ANDERSON_K = 5          # extrapolation from the last K + 1 iterates
-
-
-# Column kernels take plain arrays: unpacking the design tuple costs reference counting,
-# so hot loops unpack it once and dispatch per column between the sparse and dense forms.
-@njit(cache=True, nogil=True, inline="always")
-def _dot_sparse(j, data, indices, indptr, mean, v, st):
-    """``(x_j - m_j)' v`` for a sparse column (``v`` uncentred, see the module docstring)."""
-    acc = 0.0
-    for k in range(indptr[j], indptr[j + 1]):
-        acc += data[k] * v[indices[k]]
-    return acc - mean[j] * st[1]
-
-
-@njit(cache=True, nogil=True)
-def _dot_dense(j, X, drow, exact, mean, v, st):
-    """``(x_j - m_j)' v`` for a dense column (row ``drow[j]`` of ``X``)."""
-    x = X[drow[j]]
-    if exact[j]:
-        m = mean[j]
-        acc = 0.0
-        for i in range(v.shape[0]):
-            acc += (x[i] - m) * v[i]
-        return acc
-    return np.dot(x, v) - mean[j] * st[1]
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _update_sparse(j, c, data, indices, indptr, mean, colw, w, v, st):
-    """``r -= c * (x_j - m_j)`` for a sparse column: nonzeros only, the centring in ``st``."""
-    for k in range(indptr[j], indptr[j + 1]):
-        i = indices[k]
-        v[i] -= c * w[i] * data[k]
-    st[0] += c * mean[j]
-    st[1] -= c * colw[j]
-
-
-@njit(cache=True, nogil=True)
-def _update_dense(j, c, X, drow, mean, colw, w, unit_w, v, st):
-    """``r -= c * (x_j - m_j)`` for a dense column: the centring goes into the residual."""
-    x = X[drow[j]]
-    m = mean[j]
-    if unit_w:
-        cw = c * w[0]
-        for i in range(v.shape[0]):
-            v[i] -= cw * (x[i] - m)
-    else:
-        for i in range(v.shape[0]):
-            v[i] -= c * w[i] * (x[i] - m)
-    st[1] -= c * (colw[j] - m)
-
-
-@njit(cache=True, nogil=True)
-def _dot(j, D, sparse, v, st):
-    """``(x_j - m_j)' v``: column j, centred, against the weighted residual."""
-    X, data, indices, indptr, mean, colw, w, exact, drow = D
-    if sparse and not exact[j]:
-        return _dot_sparse(j, data, indices, indptr, mean, v, st)
-    return _dot_dense(j, X, drow, exact, mean, v, st)
-
-
-@njit(cache=True, nogil=True)
-def _update(j, c, D, sparse, unit_w, v, st):
-    """The residual after ``r -= c * (x_j - m_j)``."""
-    X, data, indices, indptr, mean, colw, w, exact, drow = D
-    if sparse and not exact[j]:
-        _update_sparse(j, c, data, indices, indptr, mean, colw, w, v, st)
-    else:
-        _update_dense(j, c, X, drow, mean, colw, w, unit_w, v, st)
-
-
-@njit(cache=True, nogil=True)
-def _update_many(D, sparse, unit_w, coef, inv_scale, v, st):
-    """The residual after ``r -= sum_j coef_j xt_j`` (nonzero ``coef_j`` only)."""
-    X, data, indices, indptr, mean, colw, w, exact, drow = D
-    for j in range(coef.shape[0]):
-        if coef[j] != 0.0:
-            c = coef[j] * inv_scale[j]
-            if sparse and not exact[j]:
-                _update_sparse(j, c, data, indices, indptr, mean, colw, w, v, st)
-            else:
-                _update_dense(j, c, X, drow, mean, colw, w, unit_w, v, st)
-
-
-@njit(cache=True, nogil=True)
-def _residual(D, sparse, unit_w, yc, beta, inv_scale, v, st):
-    """Weighted residual of ``beta`` computed from scratch (no accumulated drift)."""
-    w = D[6]
-    sv = 0.0
-    for i in range(v.shape[0]):
-        v[i] = w[i] * yc[i]
-        sv += v[i]
-    st[0] = 0.0
-    st[1] = sv
-    _update_many(D, sparse, unit_w, beta, inv_scale, v, st)
-    sv = 0.0
-    for i in range(v.shape[0]):
-        sv += v[i]
-    st[1] = sv
-
-
-@njit(cache=True, nogil=True)
-def _y_dot_r(D, yc, v, st):
-    """``yc' W r`` of the true residual."""
-    o = st[0]
-    w = D[6]
-    acc = 0.0
-    for i in range(v.shape[0]):
-        acc += yc[i] * (v[i] + w[i] * o)
-    return acc
-
-
-@njit(cache=True, nogil=True)
-def _gradient_all(D, sparse, v, st, inv_scale, skip, q):
-    """``q_j = xt_j' W r`` for every feature (0 for constant columns)."""
-    X, data, indices, indptr, mean, colw, w, exact, drow = D
-    for j in range(q.shape[0]):
-        if skip[j]:
-            q[j] = 0.0
-        elif sparse and not exact[j]:
-            q[j] = _dot_sparse(j, data, indices, indptr, mean, v, st) * inv_scale[j]
-        else:
-            q[j] = _dot_dense(j, X, drow, exact, mean, v, st) * inv_scale[j]
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -364,33 +246,6 @@ def _solve_free_block(A, free_idx, D, sparse, unit_w, v, st, beta, inv_scale):
 
 
 @njit(cache=True, nogil=True)
-def _cache_add(j, D, sparse, unit_w, inv_scale, Gc, slot, cached, n_cached):
-    """Add column j to the Gram cache: its products with every cached column.
-
-    ``Gc[slot[a], slot[b]] = xt_a' W xt_b``; returns the grown cache (a new array when the
-    capacity doubles, up to ``cached.shape[0]`` columns).
-    """
-    cap = Gc.shape[0]
-    if n_cached == cap:
-        new_cap = min(2 * cap, cached.shape[0])
-        bigger = np.empty((new_cap, new_cap))
-        bigger[:cap, :cap] = Gc
-        Gc = bigger
-    n = D[6].shape[0]
-    t = np.zeros(n)
-    ts = np.zeros(2)
-    _update(j, -inv_scale[j], D, sparse, unit_w, t, ts)        # t = W xt_j
-    slot[j] = n_cached
-    cached[n_cached] = j
-    for s in range(n_cached + 1):
-        b = cached[s]
-        g = _dot(b, D, sparse, t, ts) * inv_scale[b]
-        Gc[n_cached, s] = g
-        Gc[s, n_cached] = g
-    return Gc
-
-
-@njit(cache=True, nogil=True)
 def _orthant_step(beta, x, idx, lower, upper, free):
     """Longest step ``t <= 1`` from ``beta[idx]`` towards ``x`` that keeps every coefficient
     in its box and (penalised ones) off the other side of zero.
@@ -574,17 +429,10 @@ def _support_newton(cand, n_cand, D, sparse, unit_w, v, st, beta, inv_scale, l1r
 
 
 @njit(cache=True, nogil=True)
-def _move(j, value, D, sparse, unit_w, v, st, beta, inv_scale):
-    """Set ``beta[j] = value`` and update the residual."""
-    if value != beta[j]:
-        _update(j, (value - beta[j]) * inv_scale[j], D, sparse, unit_w, v, st)
-        beta[j] = value
-
-
-@njit(cache=True, nogil=True)
 def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio, pf, lower,
                upper, beta, tol, coef_tol, max_iter, strong_prev_alpha, q, path_ptr, path_idx,
-               path_val, gaps, primals, n_iters, kkts, converged, cache_max):
+               path_val, gaps, primals, n_iters, kkts, converged, cache_max,
+               homotopy_min, homotopy_cap):
     """Warm-started coordinate descent on X along a decreasing alpha grid.
 
     Parameters
@@ -606,6 +454,10 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
         grown when full (a wide path is mostly zeros: dense rows would outweigh X).
     gaps, primals, n_iters, kkts, converged : outputs, one entry per alpha.
     cache_max : most features whose Gram columns may be cached for the Newton step.
+    homotopy_min, homotopy_cap : for the lasso, an alpha whose starting support has at least
+        ``homotopy_min`` (> 0) features is reached from the previous one along the exact
+        path (``_homotopy.lasso_homotopy``, supports of up to ``homotopy_cap`` features)
+        before coordinate descent certifies it; 0 turns this off.
 
     Each alpha: the sequential strong rule (from the gradient at the previous solution)
     and the ever-active features form the working set; coordinate descent runs on it,
@@ -668,6 +520,11 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
     free_idx = np.empty(0, dtype=np.int64)
     free = np.zeros(p, dtype=np.bool_)
     block = False
+    # the homotopy's Cholesky factor, support and signs, kept from one alpha to the next
+    HL = np.empty((0, 0))
+    HA = np.empty(0, dtype=np.int64)
+    Hsgn = np.empty(0)
+    Hk = 0
     for a in range(alphas.shape[0]):
         alpha = alphas[a]
         key = 1 if alpha == 0.0 else 0
@@ -684,7 +541,22 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
         # sweep in column order: sparse columns then stream from memory (the working set
         # grew by one increasing run per alpha; visiting the runs in turn jumps across X)
         ws[:n_ws].sort()
-        if a >= 2 and converged[a - 1] and converged[a - 2]:
+        walked = False
+        if homotopy_min > 0 and a >= 1 and converged[a - 1]:
+            n_nonzero = 0
+            for t in range(n_ws):
+                if beta[ws[t]] != 0.0:
+                    n_nonzero += 1
+            if homotopy_min <= n_nonzero < homotopy_cap:
+                if HL.shape[0] == 0:
+                    HL = np.zeros((homotopy_cap, homotopy_cap))
+                    HA = np.empty(homotopy_cap, dtype=np.int64)
+                    Hsgn = np.empty(homotopy_cap)
+                reached, events, Gc, n_cached, Hk = lasso_homotopy(
+                    ws, n_ws, D, sparse, unit_w, v, st, beta, inv_scale, pf, lower, upper,
+                    free, alphas[a - 1], alpha, Gc, slot, cached, n_cached, HL, HA, Hsgn, Hk)
+                walked = events > 0
+        if not walked and a >= 2 and converged[a - 1] and converged[a - 2]:
             _predict_start(ws, n_ws, D, sparse, unit_w, v, st, beta, beta_prev, inv_scale,
                            (alpha - alphas[a - 1]) / (alphas[a - 1] - alphas[a - 2]), pf,
                            l1r, l2r, lower, upper, w, pv, pst)

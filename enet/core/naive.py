@@ -22,6 +22,7 @@ __all__ = ["path_from_arrays", "choose_solver", "solve_path", "GRAM_MEMORY_BUDGE
 GRAM_MEMORY_BUDGET = 1 << 30    # bytes a p x p Gram matrix may take before naive is preferred
 SPARSE_FRACTION = 0.1           # nnz / (n p) below which X counts as sparse
 SPARSE_MIN_FEATURES = 2000      # sparse X with more features than this goes naive
+HOMOTOPY_MIN_SUPPORT = 32      # the lasso homotopy is not used on smaller supports
 EXACT_OFFSET = 1e3              # |mean| / sd above which a dense column is centred term by term
 
 
@@ -99,17 +100,37 @@ def _run(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio, pf, l
     # index type as scipy would choose it for the final matrix
     itype = np.int32 if m * p < np.iinfo(np.int32).max else np.int64
     cap = max(int(np.count_nonzero(beta)) * m, 1024)
+    h_min, h_cap = _homotopy_settings(l1_ratio, pf, lo, up, D[6], cache_max)
     # one BLAS thread: the kernel's products are small, and threads only contend with the
     # caller's own parallelism (the kernel releases the GIL)
     with one_blas_thread():
         idx, val = naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas,
                               float(l1_ratio), pf, lo, up, beta, float(tol), float(tol),
                               int(max_iter), float(prev_alpha), q, ptr,
-                              np.empty(cap, dtype=itype), np.empty(cap), *stats, cache_max)
+                              np.empty(cap, dtype=itype), np.empty(cap), *stats, cache_max, h_min, h_cap)
     nnz = int(ptr[-1])
     # views of the buffers (their slack, at most a third, costs less than a trimmed copy)
     coefs = sp.csr_array((val[:nnz], idx[:nnz], ptr), shape=(m, p), copy=False)
     return (coefs, *stats), q
+
+
+def _homotopy_settings(l1_ratio, pf, lo, up, w, cache_max) -> tuple[int, int]:
+    """(smallest support, capacity) of the lasso homotopy, or (0, 0) where it does not apply.
+
+    Coordinate descent crawls once the lasso's support nears the rank of the design (the
+    number of rows with weight); from a quarter of that on, each alpha is reached along
+    the exact path first. Only the lasso (l1_ratio 1), with bounds at 0 or infinity and
+    unpenalised features unbounded, and supports whose Gram block fits the cache.
+    """
+    if l1_ratio != 1.0:
+        return 0, 0
+    if not (np.all((lo == 0.0) | (lo == -np.inf)) and np.all((up == 0.0) | (up == np.inf))):
+        return 0, 0
+    if np.any((pf == 0.0) & ((lo > -np.inf) | (up < np.inf))):
+        return 0, 0
+    rows = int(np.count_nonzero(w))
+    cap = min(cache_max, rows) + 1
+    return max(HOMOTOPY_MIN_SUPPORT, rows // 4), cap
 
 
 def path_from_arrays(X, y, *, sample_weight=None, l1_ratio: float = 0.5,
