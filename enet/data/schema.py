@@ -2,7 +2,7 @@
 
 Training reads the table twice. The first, streamed pass (:func:`scan_inputs`)
 learns what preprocessing needs: missing counts, fill values (weighted mean,
-median, exact up to a million values per column and from a KLL sketch beyond, or a
+median, exact up to a million values per column and from a t-digest beyond, or a
 constant), categorical level
 frequencies, and the profile stored in the model. The second pass computes the
 sufficient statistics of the encoded features.
@@ -19,13 +19,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from enet.data.distribution import MedianSketch
 from enet.data.manifest import MISSING, OTHER, InputColumn
 from enet.data.readers import TableSource, missing_marker_hint
 from enet.exceptions import DataError, UsageError
 
 __all__ = ["ColumnRoles", "SchemaOptions", "ScanResult", "resolve_columns", "decide_kinds",
            "scan_inputs", "scan_source", "scan_batches", "InputScan", "as_text",
-           "merged_sketch", "MedianSketch", "sketches_to_bytes", "sketches_from_bytes", "MissingMarkers",
+           "MedianSketch", "MissingMarkers",
            "level_digests", "level_digests_unsorted", "check_finite", "check_weights",
            "MAX_DISTINCT_LEVELS"]
 
@@ -57,8 +58,8 @@ class SchemaOptions:
     ----------
     impute : {"mean", "median", "constant"}
         Fill value of missing numeric entries: the weighted mean, the median (exact
-        while a column has at most ~1M values, see :class:`MedianSketch`; from a KLL
-        sketch, rank error about 1%, beyond) or ``impute_value``.
+        while a column has at most ~1M values, see :class:`MedianSketch`; from a
+        deterministic t-digest, rank error well under 1%, beyond) or ``impute_value``.
     impute_value : float
     missing_indicator : bool
         Add a 0/1 feature for each numeric column that had missing values.
@@ -239,90 +240,6 @@ class MissingMarkers:
             return arr
         return pc.if_else(pc.is_in(arr, value_set=self.text_values),
                           pa.scalar(None, pa.string()), arr)
-
-
-def merged_sketch(a, b):
-    """The KLL sketch of the union of two sketches' items (neither is changed)."""
-    from datasketches import kll_doubles_sketch
-
-    out = kll_doubles_sketch.deserialize(a.serialize())
-    out.merge(b)
-    return out
-
-
-def sketches_to_bytes(state: dict) -> dict:
-    """An object's ``__dict__`` with its KLL sketches (not picklable) serialised, so the
-    object can travel to and from cluster workers."""
-    def dump(v):
-        if type(v).__name__ == "kll_doubles_sketch":
-            return ("kll", v.serialize())
-        if isinstance(v, dict):
-            return {k: dump(x) for k, x in v.items()}
-        return v
-    return {k: dump(v) for k, v in state.items()}
-
-
-def sketches_from_bytes(state: dict) -> dict:
-    """The inverse of :func:`sketches_to_bytes`."""
-    from datasketches import kll_doubles_sketch
-
-    def load(v):
-        if isinstance(v, tuple) and len(v) == 2 and v[0] == "kll":
-            return kll_doubles_sketch.deserialize(v[1])
-        if isinstance(v, dict):
-            return {k: load(x) for k, x in v.items()}
-        return v
-    return {k: load(v) for k, v in state.items()}
-
-
-class MedianSketch:
-    """The median of a stream: exact (and so reproducible) while it has seen at most
-    ``cap`` values, which it keeps; beyond that a KLL sketch (rank error about 1%, whose
-    compaction is randomised). Mergeable with ``+``.
-    """
-
-    def __init__(self, cap: int):
-        self.cap = cap
-        self.values: list[np.ndarray] = []
-        self.count = 0
-        self.kll = None
-
-    def update(self, v: np.ndarray) -> None:
-        if self.kll is not None:
-            self.kll.update(np.ascontiguousarray(v, dtype=np.float64))
-            return
-        self.values.append(np.array(v, dtype=np.float64))
-        self.count += v.size
-        if self.count > self.cap:
-            self.kll, self.values = self._as_kll(), []
-
-    def _as_kll(self):
-        if self.kll is not None:
-            return self.kll
-        from datasketches import kll_doubles_sketch
-        sketch = kll_doubles_sketch(200)
-        for a in self.values:
-            sketch.update(a)
-        return sketch
-
-    def median(self) -> float:
-        if self.kll is not None:
-            return float(self.kll.get_quantile(0.5))
-        return float(np.median(np.concatenate(self.values))) if self.count else float("nan")
-
-    def __add__(self, other: "MedianSketch") -> "MedianSketch":
-        out = MedianSketch(self.cap)
-        if self.kll is None and other.kll is None and self.count + other.count <= self.cap:
-            out.values, out.count = self.values + other.values, self.count + other.count
-        else:
-            out.kll = merged_sketch(self._as_kll(), other._as_kll())
-        return out
-
-    def __getstate__(self) -> dict:
-        return sketches_to_bytes(self.__dict__)
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(sketches_from_bytes(state))
 
 
 # values kept for exact medians, over all the columns imputed with their median

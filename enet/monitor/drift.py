@@ -2,7 +2,8 @@
 
 A training distribution is kept as a compact empirical CDF: sorted support
 ``points`` and the cumulative share ``cdf`` at each point (inclusive, so
-``cdf[-1] == 1``), built exactly from a sample or from a KLL sketch. New data
+``cdf[-1] == 1``), built exactly from a sample or read from a t-digest
+(:mod:`enet.data.distribution`). New data
 is reduced, chunk by chunk, to counts and sums over the intervals between those
 points (:class:`IntervalCounts`). From these:
 
@@ -27,50 +28,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import kstwo
 
-__all__ = ["ecdf_from_sample", "ecdf_from_sketch", "quantiles", "quantile_edges",
+from enet.data.distribution import ecdf_from_sample
+
+__all__ = ["ecdf_from_sample", "quantiles", "quantile_edges",
            "bin_frequencies", "bin_counts", "psi", "ks_pvalue", "IntervalCounts",
            "PSI_FLOOR"]
 
 #: empty bins get this share, so PSI stays finite (a common convention: 1e-4)
 PSI_FLOOR = 1e-4
-
-
-def ecdf_from_sample(values: np.ndarray, weights: np.ndarray | None = None
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """The empirical CDF of a sample: sorted distinct values and the share <= each.
-
-    Parameters
-    ----------
-    values : ndarray (n,)
-        Finite values (missing ones removed by the caller).
-    weights : ndarray (n,), optional
-
-    Returns
-    -------
-    points, cdf : ndarray
-        ``cdf[i]`` is the (weighted) share of values ``<= points[i]``.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    if values.size == 0:
-        return np.empty(0), np.empty(0)
-    w = np.ones(values.size) if weights is None else np.asarray(weights, dtype=np.float64)
-    points, inverse = np.unique(values, return_inverse=True)
-    mass = np.bincount(inverse, weights=w, minlength=points.size)
-    cdf = np.cumsum(mass) / mass.sum()
-    cdf[-1] = 1.0
-    return points, cdf
-
-
-def ecdf_from_sketch(sketch) -> tuple[np.ndarray, np.ndarray]:
-    """The CDF a KLL sketch represents: its retained items with their weights.
-
-    Exact while the sketch holds every item (small data); otherwise within the
-    sketch's rank error (about 1.3% for k = 200).
-    """
-    if sketch.is_empty():
-        return np.empty(0), np.empty(0)
-    pairs = np.array(list(sketch), dtype=np.float64).reshape(-1, 2)
-    return ecdf_from_sample(pairs[:, 0], pairs[:, 1])
 
 
 def quantiles(points: np.ndarray, cdf: np.ndarray, probs) -> np.ndarray:
