@@ -3,11 +3,13 @@
 Runs the T3 fold paths of ``bench/run.py`` one at a time (held-out rows weighted 0, as
 ``enet.core.cv_naive`` does, the same folds and grids) and prints, for each, the CPU
 seconds, the sweeps, the alpha that took the most sweeps and the nonzeros there against the
-training rows. With ``--celer`` it also re-solves that worst alpha with celer at tol 1e-12,
+training rows. With ``--celer`` it also re-solves that worst alpha and the last one with celer at tol 1e-12,
 warm-started from enet's answer, and prints both objectives (celer for the lasso only).
+``all`` among ``--folds`` solves the path on all rows (no held-out fold); ``--no-homotopy``
+turns off the lasso homotopy (``enet.core.naive.HOMOTOPY_MIN_SUPPORT``), for comparison.
 
-    python bench/naive_cv_folds.py [--dataset D2] [--small] [--l1-ratio 1.0] [--folds 0,1]
-                                   [--tol 1e-6] [--celer]
+    python bench/naive_cv_folds.py [--dataset D2] [--small] [--l1-ratio 1.0] [--folds 0,1|all]
+                                   [--tol 1e-6] [--celer] [--no-homotopy]
 """
 
 from __future__ import annotations
@@ -36,9 +38,13 @@ def main() -> None:
     ap.add_argument("--tol", type=float, default=peers.ENET_NAIVE_TOL)
     ap.add_argument("--max-iter", type=int, default=peers.MAX_ITER)
     ap.add_argument("--celer", action="store_true")
+    ap.add_argument("--no-homotopy", action="store_true")
     args = ap.parse_args()
+    from enet.core import naive
     from enet.core.cv import kfold_ids
     from enet.core.naive import path_from_arrays
+    if args.no_homotopy:
+        naive.HOMOTOPY_MIN_SUPPORT = np.iinfo(np.int64).max
 
     X, y = datasets.load(args.dataset, args.small)
     n = X.shape[0]
@@ -46,12 +52,12 @@ def main() -> None:
     path_from_arrays(X[:200][:, :50], y[:200], l1_ratio=0.5, alphas=np.array([1.0, 0.5]),
                      standardize=False, tol=args.tol, warn=False)        # compile
     print(f"{args.dataset}{' (small)' if args.small else ''}: {datasets.describe(X, y)}, "
-          f"tol {args.tol:g}")
+          f"tol {args.tol:g}{', homotopy off' if args.no_homotopy else ''}")
     for r in (float(v) for v in args.l1_ratio.split(",")):
         grid = alpha_grid(X, y, r, peers.N_ALPHAS, peers.EPS)
-        for k in (int(v) for v in args.folds.split(",")):
+        for k in (-1 if v == "all" else int(v) for v in args.folds.split(",")):
             w = np.ones(n)
-            w[fold == k] = 0.0
+            w[fold == k] = 0.0              # k = -1: all rows
             c0 = time.process_time()
             res = path_from_arrays(X, y, sample_weight=w, l1_ratio=r, alphas=grid,
                                    standardize=False, tol=args.tol, max_iter=args.max_iter,
@@ -60,15 +66,18 @@ def main() -> None:
             cert = res.certificate
             worst = int(cert.n_iter.argmax())
             b = res.coef_at(worst)
-            print(f"l1_ratio {r:g} fold {k}: cpu {cpu:7.2f} s, {int(cert.n_iter.sum()):6,} "
+            print(f"l1_ratio {r:g} {'all rows' if k < 0 else f'fold {k}'}: cpu {cpu:7.2f} s, {int(cert.n_iter.sum()):6,} "
                   f"sweeps, worst alpha #{worst} {int(cert.n_iter[worst]):,} sweeps, "
                   f"{np.count_nonzero(b)} nonzeros for {int((w > 0).sum())} training rows, "
                   f"converged {bool(cert.converged.all())}", flush=True)
             if args.celer and r == 1.0:
-                _celer_check(X[w > 0], y[w > 0], grid[worst], res.intercept[worst], b)
+                last = len(grid) - 1
+                for a in sorted({worst, last}):         # the slowest and the deepest alpha
+                    _celer_check(X[w > 0], y[w > 0], a, grid[a], res.intercept[a],
+                                 res.coef_at(a))
 
 
-def _celer_check(X, y, alpha, b0, b) -> None:
+def _celer_check(X, y, index, alpha, b0, b) -> None:
     from celer import Lasso
     Xc, yc = X - X.mean(axis=0), y - y.mean()
     t = time.perf_counter()
@@ -80,7 +89,8 @@ def _celer_check(X, y, alpha, b0, b) -> None:
     c0 = y.mean() - X.mean(axis=0) @ m.coef_
     f_enet = objectives(X, y, np.array([b0]), b[None, :], np.array([alpha]), 1.0)[0]
     f_celer = objectives(X, y, np.array([c0]), m.coef_[None, :], np.array([alpha]), 1.0)[0]
-    print(f"    celer tol 1e-12 (warm start): {el:.1f} s; objective enet {f_enet:.12g}, "
+    print(f"    alpha #{index} ({np.count_nonzero(b)} nonzeros): celer tol 1e-12 (warm start) "
+          f"{el:.1f} s; objective enet {f_enet:.12g}, "
           f"celer {f_celer:.12g}, relative difference {(f_enet - f_celer) / f_celer:.2e}")
 
 
