@@ -1,6 +1,7 @@
 """Accuracy, size, speed and reproducibility of the training profile's numeric CDF:
 the KLL sketch (k = 200, the method before) against the t-digest at several k, and the
-profile's method (exact counts up to 600 distinct values, else t-digest k = 200).
+profile's method (exact counts up to 600 distinct values, else t-digest k = 1000 fed
+sorted chunks).
 
 Every summary is fed the same values in the same chunks (65,536 values, as training's
 reader). Errors are measured against the exact distribution of the same values:
@@ -85,6 +86,16 @@ def digest_summary(v: np.ndarray, k: int):
     return digest_cdf(td), td.serialize(), td.get_quantile(0.5), sec
 
 
+def sorted_digest_summary(v: np.ndarray, k: int):
+    """The t-digest fed each chunk sorted (as the profile does): half the update time."""
+    td = tdigest_double(k)
+    t = time.perf_counter()
+    for part in chunks(v):
+        td.update(np.sort(part))
+    sec = time.perf_counter() - t
+    return digest_cdf(td), td.serialize(), td.get_quantile(0.5), sec
+
+
 def profile_summary(v: np.ndarray):
     dist, sec = fed(ValueDistribution(), v)
     state = dist.__getstate__()
@@ -130,6 +141,7 @@ def main() -> None:
           f", rows {args.rows:,}, chunks of {CHUNK:,}, seed {args.seed}")
     methods = {"KLL k=200": kll_summary}
     methods.update({f"t-digest k={k}": (lambda v, k=k: digest_summary(v, k)) for k in DIGEST_KS})
+    methods["t-digest k=1000, sorted chunks"] = lambda v: sorted_digest_summary(v, 1000)
     methods["profile (exact<=600 distinct)"] = profile_summary
     worst = {m: dict(cdf=0.0, edges=0.0, bins=0.0, psi=0.0, median=0.0) for m in methods}
     seconds = {m: 0.0 for m in methods}

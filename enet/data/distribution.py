@@ -147,7 +147,7 @@ class ValueDistribution(_Digested):
         v = np.ascontiguousarray(v, dtype=np.float64)
         if v.size == 0:
             return
-        self.digest.update(v)
+        self.digest.update(np.sort(v))      # sorted: the digest's update then costs half
         if self.exact:
             if v.size > self.max_distinct and \
                     np.unique(v[:2 * self.max_distinct + 1]).size > self.max_distinct:
@@ -201,7 +201,7 @@ class MedianSketch(_Digested):
     def update(self, v: np.ndarray) -> None:
         """Add finite values."""
         if self.digest is not None:
-            self.digest.update(np.ascontiguousarray(v, dtype=np.float64))
+            self.digest.update(np.sort(np.asarray(v, dtype=np.float64)))
             return
         self.values.append(np.array(v, dtype=np.float64))
         self.count += v.size
@@ -213,7 +213,7 @@ class MedianSketch(_Digested):
             return self.digest
         digest = new_digest()
         for a in self.values:
-            digest.update(a)
+            digest.update(np.sort(a))
         return digest
 
     def median(self) -> float:
