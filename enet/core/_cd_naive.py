@@ -629,7 +629,7 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
     for i in range(n):
         yy += w[i] * yc[i] * yc[i]
     floor = 1e-14 * max(yy, 1e-300) * (1.0 + np.sqrt(p))
-    zeros = np.zeros(p)
+    zeros = np.broadcast_to(0.0, (p,))     # the Gram form's c, zero on X: no memory
     beta_prev = np.zeros(p)     # the solutions at the two previous alphas (predictor)
     beta_last = beta.copy()
     pv = np.empty(n)
@@ -649,12 +649,14 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
     n_cached = 0
     nidx = np.empty(p, dtype=np.int64)
     moved = np.zeros(p)
-    Hb = np.empty((ANDERSON_K + 1, p))
+    Hb = np.empty((ANDERSON_K + 1, 0))      # grows with the support, a fraction of p when wide
     Hv = np.empty((ANDERSON_K + 1, n))
     Hs = np.empty((ANDERSON_K + 1, 2))
     n_hist = 0
-    Ev = np.empty((ANDERSON_K + 1, n))      # residuals of the sweeps before a dual extrapolation
-    Es = np.empty((ANDERSON_K + 1, 2))
+    # residuals of the sweeps before a dual extrapolation: those sweeps run over the whole
+    # working set, and every support phase restarts its own history (n_hist = 0), so the
+    # two histories never overlap and share one buffer
+    Ev, Es = Hv, Hs
     qx = np.empty(p)
     # operations per coordinate update, and those spent sweeping since the last Newton step:
     # a Newton step is taken only when its cost is covered, so that on supports whose
@@ -749,6 +751,8 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
                         n_act += 1
                 full = n_act == n_ws
                 n_hist = 0
+                if n_act > Hb.shape[1]:     # the history is empty: no copy
+                    Hb = np.empty((ANDERSON_K + 1, min(p, n_act + n_act // 4)))
                 n_sup = 0
                 continue
             if wait > 0:

@@ -98,16 +98,26 @@ def _run(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio, pf, l
     ptr = np.zeros(m + 1, dtype=np.int64)
     # index type as scipy would choose it for the final matrix
     itype = np.int32 if m * p < np.iinfo(np.int32).max else np.int64
-    cap = max(int(np.count_nonzero(beta)) * m, 1024)
+    # the path's buffers are reserved for all m rows at once (up to twice the entries of X):
+    # the system commits their pages only as rows are written, so the reserve costs address
+    # space, not memory, and is released in place at the end; growing buffers instead would
+    # hold an old and a new copy at once
+    cap = max(min(m * p, 2 * (D[1].shape[0] + D[0].size)), 1024)
+    idx_buf, val_buf = np.empty(cap, dtype=itype), np.empty(cap)
     # one BLAS thread: the kernel's products are small, and threads only contend with the
     # caller's own parallelism (the kernel releases the GIL)
     with one_blas_thread():
         idx, val = naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas,
                               float(l1_ratio), pf, lo, up, beta, float(tol), float(tol),
-                              int(max_iter), float(prev_alpha), q, ptr,
-                              np.empty(cap, dtype=itype), np.empty(cap), *stats, cache_max)
+                              int(max_iter), float(prev_alpha), q, ptr, idx_buf, val_buf,
+                              *stats, cache_max)
     nnz = int(ptr[-1])
-    # views of the buffers (their slack, at most a third, costs less than a trimmed copy)
+    if idx is idx_buf:          # the reserve held the path: shrink it in place, no copy
+        del idx, val
+        idx_buf.resize(nnz)
+        val_buf.resize(nnz)
+        idx, val = idx_buf, val_buf
+    # else views of the grown buffers (their slack, at most a third, costs less than a copy)
     coefs = sp.csr_array((val[:nnz], idx[:nnz], ptr), shape=(m, p), copy=False)
     return (coefs, *stats), q
 
@@ -154,8 +164,6 @@ def path_from_arrays(X, y, *, sample_weight=None, l1_ratio: float = 0.5,
     Xd, data, indices, indptr, sparse = _design(X)
     n, p = X.shape
     y = _check_vector(y, n, "y")
-    if sparse and not np.all(np.isfinite(data)):
-        raise ValueError("X contains NaN or infinity")
     if sample_weight is None:
         w, unit_w = np.full(n, 1.0 / n), True
     else:
@@ -166,30 +174,39 @@ def path_from_arrays(X, y, *, sample_weight=None, l1_ratio: float = 0.5,
         unit_w = bool(np.all(w == w[0]))
     pf, lower, upper = penalty_setup(p, penalty_factor, lower_bounds, upper_bounds, positive)
 
-    none = np.zeros(p)
+    unused = np.empty(0)
     mean, colw, var, maxabs = column_moments(
-        (Xd, data, indices, indptr, none, none, w, np.zeros(p, dtype=np.bool_), np.zeros(0, dtype=np.int64)), sparse,
-        fit_intercept)
+        (Xd, data, indices, indptr, unused, unused, w, np.empty(0, dtype=np.bool_),
+         np.empty(0, dtype=np.int64)), sparse, fit_intercept)
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var))):
         bad = int(np.flatnonzero(~np.isfinite(mean) | ~np.isfinite(var))[0])
         raise ValueError(f"X contains NaN or infinity (or values too large to square) "
                          f"in column {bad}")
+    if fit_intercept:
+        colw = mean     # the same values (sum_i w_i x_ij is the mean): one array
     sd = np.sqrt(var)
     constant = (sd <= 1e-13 * maxabs) | (var <= 0.0)
     scale = np.where(constant, 1.0, sd) if standardize else np.ones(p)
-    inv_scale = 1.0 / scale
+    inv_scale = 1.0 / scale if standardize else scale      # 1 / 1 is 1: one array
     G_diag = np.where(constant, 0.0, var * inv_scale * inv_scale)
     exact = (np.abs(mean) > EXACT_OFFSET * sd) & ~constant
-    drow = np.arange(p)
+    # every p-vector costs memory while the kernel runs (a wide path's budget is a fraction
+    # of X): what only served the set-up goes now
+    del sd, var, maxabs
     if sparse:
-        # nearly constant columns (|mean| >> sd) are kept densely, centred term by term
+        # nearly constant columns (|mean| >> sd) are kept densely, centred term by term;
+        # only their rows of drow are read (zeros: no memory touched for the others)
+        drow = np.zeros(p, dtype=np.int64)
         keep = np.flatnonzero(exact)
         Xd = np.ascontiguousarray(_sparse_columns(data, indices, indptr, n, keep).T)
         drow[keep] = np.arange(keep.size)
+    else:
+        drow = np.arange(p)
     D = (Xd, data, indices, indptr, mean, colw, w, exact, drow)
     y_mean = float(w @ y) if fit_intercept else 0.0
     yc = y - y_mean
     lo, up = lower * scale, upper * scale
+    del lower, upper
 
     # alpha_max: the gradient at the solution with only the unpenalised features free
     beta = np.zeros(p)
@@ -200,6 +217,7 @@ def path_from_arrays(X, y, *, sample_weight=None, l1_ratio: float = 0.5,
     yy = float(w @ (yc * yc))
     amax = alpha_max_from_gradient(q, l1_ratio, pf, constant, lo, up, yy)
     amax = _no_rounding_entry(amax, q, l1_ratio, pf, constant, lo, up)
+    del q, unpen, lo0, up0
     alphas = path_alphas(alphas, amax, n_alphas, eps, n, p)
     if coef_init is not None:
         beta = np.asarray(coef_init, dtype=np.float64).ravel() * scale

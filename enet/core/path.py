@@ -426,8 +426,11 @@ def finish_path(alphas: np.ndarray, out: tuple, l1_ratio: float, tol: float, war
             f"{n_iters[k]} sweeps; increase max_iter (or tol)",
             ConvergenceWarning, stacklevel=3)
     if sp.issparse(coefs):
-        coefs.data[constant[coefs.indices]] = 0.0
-        coefs.eliminate_zeros()
+        hit = constant[coefs.indices]
+        if hit.any():
+            coefs.data[hit] = 0.0
+            coefs.eliminate_zeros()
+        del hit
         # unscaled features: the raw and standardised coefficients are one matrix
         coef_raw = coefs if np.all(scale == 1.0) else sp.csr_array(
             (coefs.data / scale[coefs.indices], coefs.indices, coefs.indptr), shape=coefs.shape)
