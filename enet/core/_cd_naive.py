@@ -167,6 +167,17 @@ def _gradient_all(D, sparse, v, st, inv_scale, skip, q):
             q[j] = _dot_dense(j, X, drow, exact, mean, v, st) * inv_scale[j]
 
 
+@njit(cache=True, nogil=True)
+def gradient_at(D, sparse, unit_w, yc, beta, inv_scale, skip):
+    """``q = Xt' W r`` of every feature at ``beta`` (its residual computed from scratch)."""
+    v = np.empty(yc.shape[0])
+    st = np.zeros(2)
+    _residual(D, sparse, unit_w, yc, beta, inv_scale, v, st)
+    q = np.zeros(beta.shape[0])
+    _gradient_all(D, sparse, v, st, inv_scale, skip, q)
+    return q
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _clipped_step(z, l1, denom, lo, up):
     """Minimiser of ``denom/2 b^2 - z b + l1 |b|`` over ``[lo, up]``."""
@@ -224,11 +235,46 @@ def _objective(v, st, w, beta, idx, pf, l1r, l2r):
 
 
 @njit(cache=True, nogil=True)
-def _anderson_weights(Hb):
-    """Weights (sum 1) of the combination of ``Hb[1:]`` whose differences cancel best
-    (lightly regularised least squares); empty when the iterates have not moved."""
-    U = Hb[1:] - Hb[:-1]
-    C = U @ U.T
+def _difference_gram(H, Hs, w):
+    """``U U'`` for the differences ``U = R[1:] - R[:-1]`` of the rows of ``R`` (K + 1, m),
+    summed column by column: no (K, m) temporary, which on a wide path would sit next to the
+    whole coefficient path.
+
+    Without weights (``w`` empty) ``R = H``. With weights, ``H``, ``Hs`` are weighted
+    residuals (``v``, ``st``, see the module docstring) and ``R`` the true residuals in the
+    ``W`` norm: ``R[k, i] = H[k, i] / sqrt(w_i) + sqrt(w_i) Hs[k, 0]`` (0 where ``w_i = 0``).
+    """
+    K = H.shape[0] - 1
+    C = np.zeros((K, K))
+    u = np.empty(K)
+    weighted = w.shape[0] > 0
+    for i in range(H.shape[1]):
+        if weighted:
+            if not w[i] > 0.0:
+                continue
+            s = np.sqrt(w[i])
+            prev = H[0, i] / s + s * Hs[0, 0]
+            for k in range(K):
+                cur = H[k + 1, i] / s + s * Hs[k + 1, 0]
+                u[k] = cur - prev
+                prev = cur
+        else:
+            for k in range(K):
+                u[k] = H[k + 1, i] - H[k, i]
+        for a in range(K):
+            for b in range(a + 1):
+                C[a, b] += u[a] * u[b]
+    for a in range(K):
+        for b in range(a):
+            C[b, a] = C[a, b]
+    return C
+
+
+@njit(cache=True, nogil=True)
+def _anderson_weights(C):
+    """Weights (sum 1) of the combination of the last K of K + 1 iterates whose differences
+    cancel best, from the Gram matrix ``C`` (K, K) of those differences (lightly regularised
+    least squares); empty when the iterates have not moved."""
     top = np.max(np.diag(C))
     if not (top > 0.0 and np.isfinite(top)):
         return np.empty(0)
@@ -249,7 +295,7 @@ def _anderson(Hb, Hv, Hs, idx, beta, v, st, w, pf, l1r, l2r, lower, upper):
     coefficients, so the combination of the stored residuals ``Hv``, ``Hs`` is the
     candidate's residual. The candidate is kept only if it lowers the objective.
     """
-    z = _anderson_weights(Hb)
+    z = _anderson_weights(_difference_gram(Hb, Hs, np.empty(0)))
     if z.shape[0] == 0:
         return
     K, m = z.shape[0], idx.shape[0]
@@ -289,12 +335,7 @@ def _extrapolated_dual(Ev, Es, D, sparse, yc, inv_scale, skip, qx, alpha, l1_rat
     """
     w = D[6]
     n = w.shape[0]
-    R = np.zeros((Ev.shape[0], n))
-    for k in range(Ev.shape[0]):
-        for i in range(n):
-            if w[i] > 0.0:
-                R[k, i] = Ev[k, i] / np.sqrt(w[i]) + np.sqrt(w[i]) * Es[k, 0]
-    z = _anderson_weights(R)
+    z = _anderson_weights(_difference_gram(Ev, Es, w))
     if z.shape[0] == 0:
         return -INF
     cv = np.zeros(n)
@@ -635,19 +676,19 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
     pv = np.empty(n)
     pst = np.zeros(2)
     in_set = np.zeros(p, dtype=np.bool_)
-    ws = np.empty(p, dtype=np.int64)
+    ws = np.empty(p, dtype=np.int32)     # feature lists in int32: half the memory (p < 2^31)
     n_ws = 0
     for j in range(p):
         if not skip[j] and (beta[j] != 0.0 or pf[j] == 0.0):
             in_set[j] = True
             ws[n_ws] = j
             n_ws += 1
-    act = np.empty(p, dtype=np.int64)
+    act = np.empty(p, dtype=np.int32)
     Gc = np.empty((min(64, cache_max), min(64, cache_max)))
-    slot = np.full(p, -1, dtype=np.int64)
+    slot = np.full(p, -1, dtype=np.int32)
     cached = np.empty(cache_max, dtype=np.int64)
     n_cached = 0
-    nidx = np.empty(p, dtype=np.int64)
+    nidx = np.empty(p, dtype=np.int32)
     moved = np.zeros(p)
     Hb = np.empty((ANDERSON_K + 1, 0))      # grows with the support, a fraction of p when wide
     Hv = np.empty((ANDERSON_K + 1, n))
@@ -752,7 +793,7 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
                 full = n_act == n_ws
                 n_hist = 0
                 if n_act > Hb.shape[1]:     # the history is empty: no copy
-                    Hb = np.empty((ANDERSON_K + 1, min(p, n_act + n_act // 4)))
+                    Hb = np.empty((ANDERSON_K + 1, min(p, n_act + n_act // 16)))
                 n_sup = 0
                 continue
             if wait > 0:

@@ -13,7 +13,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from enet.core._blas import one_blas_thread
-from enet.core._cd_naive import column_moments, naive_path
+from enet.core._cd_naive import column_moments, gradient_at, naive_path
+from enet.core._reserve import reserve, trimmed
 from enet.core.path import (DEFAULT_MAX_ITER, DEFAULT_TOL, PathResult, alpha_max_from_gradient,
                             enet_path, finish_path, path_alphas, penalty_setup)
 
@@ -99,11 +100,10 @@ def _run(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio, pf, l
     # index type as scipy would choose it for the final matrix
     itype = np.int32 if m * p < np.iinfo(np.int32).max else np.int64
     # the path's buffers are reserved for all m rows at once (up to twice the entries of X):
-    # the system commits their pages only as rows are written, so the reserve costs address
-    # space, not memory, and is released in place at the end; growing buffers instead would
-    # hold an old and a new copy at once
+    # the reserve costs memory only where rows are written (growing buffers instead would
+    # hold an old and a new copy at once); the kernel grows them only past the reserve
     cap = max(min(m * p, 2 * (D[1].shape[0] + D[0].size)), 1024)
-    idx_buf, val_buf = np.empty(cap, dtype=itype), np.empty(cap)
+    idx_buf, val_buf = reserve(cap, itype), reserve(cap, np.float64)
     # one BLAS thread: the kernel's products are small, and threads only contend with the
     # caller's own parallelism (the kernel releases the GIL)
     with one_blas_thread():
@@ -112,13 +112,13 @@ def _run(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio, pf, l
                               int(max_iter), float(prev_alpha), q, ptr, idx_buf, val_buf,
                               *stats, cache_max)
     nnz = int(ptr[-1])
-    if idx is idx_buf:          # the reserve held the path: shrink it in place, no copy
+    if idx is idx_buf:          # the reserve held the path
         del idx, val
-        idx_buf.resize(nnz)
-        val_buf.resize(nnz)
-        idx, val = idx_buf, val_buf
-    # else views of the grown buffers (their slack, at most a third, costs less than a copy)
-    coefs = sp.csr_array((val[:nnz], idx[:nnz], ptr), shape=(m, p), copy=False)
+        idx, val = trimmed(idx_buf, nnz), trimmed(val_buf, nnz)
+        del idx_buf, val_buf
+    # else views of the grown buffers (their slack, at most a third, costs less than a copy);
+    # indptr of the same index type, or scipy would copy the indices to int64
+    coefs = sp.csr_array((val[:nnz], idx[:nnz], ptr.astype(itype)), shape=(m, p), copy=False)
     return (coefs, *stats), q
 
 
@@ -161,8 +161,11 @@ def path_from_arrays(X, y, *, sample_weight=None, l1_ratio: float = 0.5,
         raise ValueError(f"l1_ratio must be in [0, 1]; got {l1_ratio}")
     if getattr(X, "ndim", 2) != 2:
         raise ValueError(f"X must be 2-d; got shape {np.shape(X)}")
-    Xd, data, indices, indptr, sparse = _design(X)
     n, p = X.shape
+    if p > np.iinfo(np.int32).max:      # the kernel's feature lists are int32
+        raise ValueError(f"X has {p:,} columns; the naive solver takes at most "
+                         f"{np.iinfo(np.int32).max:,}")
+    Xd, data, indices, indptr, sparse = _design(X)
     y = _check_vector(y, n, "y")
     if sample_weight is None:
         w, unit_w = np.full(n, 1.0 / n), True
@@ -211,13 +214,17 @@ def path_from_arrays(X, y, *, sample_weight=None, l1_ratio: float = 0.5,
     # alpha_max: the gradient at the solution with only the unpenalised features free
     beta = np.zeros(p)
     unpen = pf == 0
-    lo0, up0 = np.where(unpen, lo, 0.0), np.where(unpen, up, 0.0)
-    _, q = _run(D, sparse, unit_w, yc, G_diag, inv_scale, constant, np.array([1.0]), 1.0, pf,
-                lo0, up0, beta, tol, max_iter, 1.0)
+    if unpen.any():
+        lo0, up0 = np.where(unpen, lo, 0.0), np.where(unpen, up, 0.0)
+        _, q = _run(D, sparse, unit_w, yc, G_diag, inv_scale, constant, np.array([1.0]), 1.0,
+                    pf, lo0, up0, beta, tol, max_iter, 1.0)
+        del lo0, up0
+    else:       # every feature penalised: the solution is zero, its gradient one pass
+        q = gradient_at(D, sparse, unit_w, yc, beta, inv_scale, constant)
     yy = float(w @ (yc * yc))
     amax = alpha_max_from_gradient(q, l1_ratio, pf, constant, lo, up, yy)
     amax = _no_rounding_entry(amax, q, l1_ratio, pf, constant, lo, up)
-    del q, unpen, lo0, up0
+    del q, unpen
     alphas = path_alphas(alphas, amax, n_alphas, eps, n, p)
     if coef_init is not None:
         beta = np.asarray(coef_init, dtype=np.float64).ravel() * scale
