@@ -698,7 +698,9 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
     # working set, and every support phase restarts its own history (n_hist = 0), so the
     # two histories never overlap and share one buffer
     Ev, Es = Hv, Hs
-    qx = np.empty(p)
+    # the extrapolated dual point's gradient is scratch, and so is `moved` at that moment: it is
+    # read only in a support phase, after that phase's own sweeps have written it
+    qx = moved
     # operations per coordinate update, and those spent sweeping since the last Newton step:
     # a Newton step is taken only when its cost is covered, so that on supports whose
     # Gram block is large or singular (duplicated columns) it cannot dominate
