@@ -309,15 +309,16 @@ def _anderson(Hb, Hv, Hs, idx, beta, v, st, w, pf, l1r, l2r, lower, upper):
     for t, j in enumerate(idx):
         if cand[t] < lower[j] or cand[t] > upper[j]:
             return      # clipping would break the residual's combination
-    old = beta.copy()
+    before = _objective(v, st, w, beta, idx, pf, l1r, l2r)
+    old = beta[idx]         # only the support changes: no copy of all p coefficients
     for t, j in enumerate(idx):
         beta[j] = cand[t]
-    if _objective(cv, cs, w, beta, idx, pf, l1r, l2r) < _objective(v, st, w, old, idx, pf, l1r,
-                                                                  l2r):
+    if _objective(cv, cs, w, beta, idx, pf, l1r, l2r) < before:
         v[:] = cv
         st[:] = cs
     else:
-        beta[:] = old
+        for t, j in enumerate(idx):
+            beta[j] = old[t]
 
 
 @njit(cache=True, nogil=True)
