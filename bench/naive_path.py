@@ -64,6 +64,7 @@ def x_bytes(X) -> int:
 # the peers: (X, y, grid, tol) -> (intercepts (k,), coefs (k, p))
 # ---------------------------------------------------------------------------------------------
 SWEEPS: list[int] = []      # coordinate-descent sweeps of enet's last path
+PATH_SIZE: list[str] = []   # its coefficient path's nonzeros and bytes (sparse X)
 
 
 def run_enet(X, y, grid, tol):
@@ -71,6 +72,11 @@ def run_enet(X, y, grid, tol):
     res = path_from_arrays(X, y, l1_ratio=L1_RATIO, alphas=grid, standardize=False, tol=tol,
                            max_iter=peers.MAX_ITER, warn=False)
     SWEEPS[:] = [int(res.certificate.n_iter.sum())]
+    PATH_SIZE[:] = []
+    if sp.issparse(res.coef):
+        c = res.coef
+        mib = (c.data.nbytes + c.indices.nbytes + c.indptr.nbytes) / 2**20
+        PATH_SIZE[:] = [f", path {c.nnz:,} nonzeros ({mib:.1f} MiB)"]
     if not res.certificate.converged.all():
         print(f"  enet: {int((~res.certificate.converged).sum())} points not converged")
     return res.intercept, res.coef
@@ -140,6 +146,7 @@ def bench_dataset(name, small, names, reps, enet_tols, lines, fmt=None):
         f = objectives(X, y, b0, B, grid, L1_RATIO)
         rows[label] = (wall, cpu, peak, tol, f)
         sweeps = f", {SWEEPS[0]:,} sweeps" if peer == "enet" and SWEEPS else ""
+        sweeps += "".join(PATH_SIZE) if peer == "enet" else ""
         print(f"  {label}: {wall:.3f} s{sweeps}")
         lines.append(f"  {label}: {wall:.3f} s{sweeps}")
     if not rows:

@@ -106,11 +106,46 @@ def _objective(v, st, w, beta, idx, pf, l1r, l2r):
 
 
 @njit(cache=True, nogil=True)
-def _anderson_weights(Hb):
-    """Weights (sum 1) of the combination of ``Hb[1:]`` whose differences cancel best
-    (lightly regularised least squares); empty when the iterates have not moved."""
-    U = Hb[1:] - Hb[:-1]
-    C = U @ U.T
+def _difference_gram(H, Hs, w):
+    """``U U'`` for the differences ``U = R[1:] - R[:-1]`` of the rows of ``R`` (K + 1, m),
+    summed column by column: no (K, m) temporary, which on a wide path would sit next to the
+    whole coefficient path.
+
+    Without weights (``w`` empty) ``R = H``. With weights, ``H``, ``Hs`` are weighted
+    residuals (``v``, ``st``, see the module docstring) and ``R`` the true residuals in the
+    ``W`` norm: ``R[k, i] = H[k, i] / sqrt(w_i) + sqrt(w_i) Hs[k, 0]`` (0 where ``w_i = 0``).
+    """
+    K = H.shape[0] - 1
+    C = np.zeros((K, K))
+    u = np.empty(K)
+    weighted = w.shape[0] > 0
+    for i in range(H.shape[1]):
+        if weighted:
+            if not w[i] > 0.0:
+                continue
+            s = np.sqrt(w[i])
+            prev = H[0, i] / s + s * Hs[0, 0]
+            for k in range(K):
+                cur = H[k + 1, i] / s + s * Hs[k + 1, 0]
+                u[k] = cur - prev
+                prev = cur
+        else:
+            for k in range(K):
+                u[k] = H[k + 1, i] - H[k, i]
+        for a in range(K):
+            for b in range(a + 1):
+                C[a, b] += u[a] * u[b]
+    for a in range(K):
+        for b in range(a):
+            C[b, a] = C[a, b]
+    return C
+
+
+@njit(cache=True, nogil=True)
+def _anderson_weights(C):
+    """Weights (sum 1) of the combination of the last K of K + 1 iterates whose differences
+    cancel best, from the Gram matrix ``C`` (K, K) of those differences (lightly regularised
+    least squares); empty when the iterates have not moved."""
     top = np.max(np.diag(C))
     if not (top > 0.0 and np.isfinite(top)):
         return np.empty(0)
@@ -131,7 +166,7 @@ def _anderson(Hb, Hv, Hs, idx, beta, v, st, w, pf, l1r, l2r, lower, upper):
     coefficients, so the combination of the stored residuals ``Hv``, ``Hs`` is the
     candidate's residual. The candidate is kept only if it lowers the objective.
     """
-    z = _anderson_weights(Hb)
+    z = _anderson_weights(_difference_gram(Hb, Hs, np.empty(0)))
     if z.shape[0] == 0:
         return
     K, m = z.shape[0], idx.shape[0]
@@ -145,15 +180,16 @@ def _anderson(Hb, Hv, Hs, idx, beta, v, st, w, pf, l1r, l2r, lower, upper):
     for t, j in enumerate(idx):
         if cand[t] < lower[j] or cand[t] > upper[j]:
             return      # clipping would break the residual's combination
-    old = beta.copy()
+    before = _objective(v, st, w, beta, idx, pf, l1r, l2r)
+    old = beta[idx]         # only the support changes: no copy of all p coefficients
     for t, j in enumerate(idx):
         beta[j] = cand[t]
-    if _objective(cv, cs, w, beta, idx, pf, l1r, l2r) < _objective(v, st, w, old, idx, pf, l1r,
-                                                                  l2r):
+    if _objective(cv, cs, w, beta, idx, pf, l1r, l2r) < before:
         v[:] = cv
         st[:] = cs
     else:
-        beta[:] = old
+        for t, j in enumerate(idx):
+            beta[j] = old[t]
 
 
 @njit(cache=True, nogil=True)
@@ -171,12 +207,7 @@ def _extrapolated_dual(Ev, Es, D, sparse, yc, inv_scale, skip, qx, alpha, l1_rat
     """
     w = D[6]
     n = w.shape[0]
-    R = np.zeros((Ev.shape[0], n))
-    for k in range(Ev.shape[0]):
-        for i in range(n):
-            if w[i] > 0.0:
-                R[k, i] = Ev[k, i] / np.sqrt(w[i]) + np.sqrt(w[i]) * Es[k, 0]
-    z = _anderson_weights(R)
+    z = _anderson_weights(_difference_gram(Ev, Es, w))
     if z.shape[0] == 0:
         return -INF
     cv = np.zeros(n)
@@ -481,33 +512,37 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
     for i in range(n):
         yy += w[i] * yc[i] * yc[i]
     floor = 1e-14 * max(yy, 1e-300) * (1.0 + np.sqrt(p))
-    zeros = np.zeros(p)
+    zeros = np.broadcast_to(0.0, (p,))     # the Gram form's c, zero on X: no memory
     beta_prev = np.zeros(p)     # the solutions at the two previous alphas (predictor)
     beta_last = beta.copy()
     pv = np.empty(n)
     pst = np.zeros(2)
     in_set = np.zeros(p, dtype=np.bool_)
-    ws = np.empty(p, dtype=np.int64)
+    ws = np.empty(p, dtype=np.int32)     # feature lists in int32: half the memory (p < 2^31)
     n_ws = 0
     for j in range(p):
         if not skip[j] and (beta[j] != 0.0 or pf[j] == 0.0):
             in_set[j] = True
             ws[n_ws] = j
             n_ws += 1
-    act = np.empty(p, dtype=np.int64)
+    act = np.empty(p, dtype=np.int32)
     Gc = np.empty((min(64, cache_max), min(64, cache_max)))
-    slot = np.full(p, -1, dtype=np.int64)
+    slot = np.full(p, -1, dtype=np.int32)
     cached = np.empty(cache_max, dtype=np.int64)
     n_cached = 0
-    nidx = np.empty(p, dtype=np.int64)
+    nidx = np.empty(p, dtype=np.int32)
     moved = np.zeros(p)
-    Hb = np.empty((ANDERSON_K + 1, p))
+    Hb = np.empty((ANDERSON_K + 1, 0))      # grows with the support, a fraction of p when wide
     Hv = np.empty((ANDERSON_K + 1, n))
     Hs = np.empty((ANDERSON_K + 1, 2))
     n_hist = 0
-    Ev = np.empty((ANDERSON_K + 1, n))      # residuals of the sweeps before a dual extrapolation
-    Es = np.empty((ANDERSON_K + 1, 2))
-    qx = np.empty(p)
+    # residuals of the sweeps before a dual extrapolation: those sweeps run over the whole
+    # working set, and every support phase restarts its own history (n_hist = 0), so the
+    # two histories never overlap and share one buffer
+    Ev, Es = Hv, Hs
+    # the extrapolated dual point's gradient is scratch, and so is `moved` at that moment: it is
+    # read only in a support phase, after that phase's own sweeps have written it
+    qx = moved
     # operations per coordinate update, and those spent sweeping since the last Newton step:
     # a Newton step is taken only when its cost is covered, so that on supports whose
     # Gram block is large or singular (duplicated columns) it cannot dominate
@@ -621,6 +656,8 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
                         n_act += 1
                 full = n_act == n_ws
                 n_hist = 0
+                if n_act > Hb.shape[1]:     # the history is empty: no copy
+                    Hb = np.empty((ANDERSON_K + 1, min(p, n_act + n_act // 16)))
                 n_sup = 0
                 continue
             if wait > 0:

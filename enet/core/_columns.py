@@ -133,6 +133,17 @@ def _gradient_all(D, sparse, v, st, inv_scale, skip, q):
             q[j] = _dot_dense(j, X, drow, exact, mean, v, st) * inv_scale[j]
 
 @njit(cache=True, nogil=True)
+def gradient_at(D, sparse, unit_w, yc, beta, inv_scale, skip):
+    """``q = Xt' W r`` of every feature at ``beta`` (its residual computed from scratch)."""
+    v = np.empty(yc.shape[0])
+    st = np.zeros(2)
+    _residual(D, sparse, unit_w, yc, beta, inv_scale, v, st)
+    q = np.zeros(beta.shape[0])
+    _gradient_all(D, sparse, v, st, inv_scale, skip, q)
+    return q
+
+
+@njit(cache=True, nogil=True)
 def _cache_add(j, D, sparse, unit_w, inv_scale, Gc, slot, cached, n_cached):
     """Add column j to the Gram cache: its products with every cached column.
 

@@ -14,6 +14,8 @@ import scipy.sparse as sp
 
 from enet.core._blas import one_blas_thread
 from enet.core._cd_naive import column_moments, naive_path
+from enet.core._columns import gradient_at
+from enet.core._reserve import reserve, trimmed
 from enet.core.path import (DEFAULT_MAX_ITER, DEFAULT_TOL, PathResult, alpha_max_from_gradient,
                             enet_path, finish_path, path_alphas, penalty_setup)
 
@@ -99,18 +101,27 @@ def _run(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio, pf, l
     ptr = np.zeros(m + 1, dtype=np.int64)
     # index type as scipy would choose it for the final matrix
     itype = np.int32 if m * p < np.iinfo(np.int32).max else np.int64
-    cap = max(int(np.count_nonzero(beta)) * m, 1024)
+    # the path's buffers are reserved for all m rows at once (up to twice the entries of X):
+    # the reserve costs memory only where rows are written (growing buffers instead would
+    # hold an old and a new copy at once); the kernel grows them only past the reserve
+    cap = max(min(m * p, 2 * (D[1].shape[0] + D[0].size)), 1024)
+    idx_buf, val_buf = reserve(cap, itype), reserve(cap, np.float64)
     h_min, h_cap = _homotopy_settings(l1_ratio, pf, lo, up, D[6], cache_max)
     # one BLAS thread: the kernel's products are small, and threads only contend with the
     # caller's own parallelism (the kernel releases the GIL)
     with one_blas_thread():
         idx, val = naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas,
                               float(l1_ratio), pf, lo, up, beta, float(tol), float(tol),
-                              int(max_iter), float(prev_alpha), q, ptr,
-                              np.empty(cap, dtype=itype), np.empty(cap), *stats, cache_max, h_min, h_cap)
+                              int(max_iter), float(prev_alpha), q, ptr, idx_buf, val_buf,
+                              *stats, cache_max, h_min, h_cap)
     nnz = int(ptr[-1])
-    # views of the buffers (their slack, at most a third, costs less than a trimmed copy)
-    coefs = sp.csr_array((val[:nnz], idx[:nnz], ptr), shape=(m, p), copy=False)
+    if idx is idx_buf:          # the reserve held the path
+        del idx, val
+        idx, val = trimmed(idx_buf, nnz), trimmed(val_buf, nnz)
+        del idx_buf, val_buf
+    # else views of the grown buffers (their slack, at most a third, costs less than a copy);
+    # indptr of the same index type, or scipy would copy the indices to int64
+    coefs = sp.csr_array((val[:nnz], idx[:nnz], ptr.astype(itype)), shape=(m, p), copy=False)
     return (coefs, *stats), q
 
 
@@ -172,11 +183,12 @@ def path_from_arrays(X, y, *, sample_weight=None, l1_ratio: float = 0.5,
         raise ValueError(f"l1_ratio must be in [0, 1]; got {l1_ratio}")
     if getattr(X, "ndim", 2) != 2:
         raise ValueError(f"X must be 2-d; got shape {np.shape(X)}")
-    Xd, data, indices, indptr, sparse = _design(X)
     n, p = X.shape
+    if p > np.iinfo(np.int32).max:      # the kernel's feature lists are int32
+        raise ValueError(f"X has {p:,} columns; the naive solver takes at most "
+                         f"{np.iinfo(np.int32).max:,}")
+    Xd, data, indices, indptr, sparse = _design(X)
     y = _check_vector(y, n, "y")
-    if sparse and not np.all(np.isfinite(data)):
-        raise ValueError("X contains NaN or infinity")
     if sample_weight is None:
         w, unit_w = np.full(n, 1.0 / n), True
     else:
@@ -187,40 +199,54 @@ def path_from_arrays(X, y, *, sample_weight=None, l1_ratio: float = 0.5,
         unit_w = bool(np.all(w == w[0]))
     pf, lower, upper = penalty_setup(p, penalty_factor, lower_bounds, upper_bounds, positive)
 
-    none = np.zeros(p)
+    unused = np.empty(0)
     mean, colw, var, maxabs = column_moments(
-        (Xd, data, indices, indptr, none, none, w, np.zeros(p, dtype=np.bool_), np.zeros(0, dtype=np.int64)), sparse,
-        fit_intercept)
+        (Xd, data, indices, indptr, unused, unused, w, np.empty(0, dtype=np.bool_),
+         np.empty(0, dtype=np.int64)), sparse, fit_intercept)
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(var))):
         bad = int(np.flatnonzero(~np.isfinite(mean) | ~np.isfinite(var))[0])
         raise ValueError(f"X contains NaN or infinity (or values too large to square) "
                          f"in column {bad}")
+    if fit_intercept:
+        colw = mean     # the same values (sum_i w_i x_ij is the mean): one array
     sd = np.sqrt(var)
     constant = (sd <= 1e-13 * maxabs) | (var <= 0.0)
     scale = np.where(constant, 1.0, sd) if standardize else np.ones(p)
-    inv_scale = 1.0 / scale
+    inv_scale = 1.0 / scale if standardize else scale      # 1 / 1 is 1: one array
     G_diag = np.where(constant, 0.0, var * inv_scale * inv_scale)
     exact = (np.abs(mean) > EXACT_OFFSET * sd) & ~constant
-    drow = np.arange(p)
+    # every p-vector costs memory while the kernel runs (a wide path's budget is a fraction
+    # of X): what only served the set-up goes now
+    del sd, var, maxabs
     if sparse:
-        # nearly constant columns (|mean| >> sd) are kept densely, centred term by term
+        # nearly constant columns (|mean| >> sd) are kept densely, centred term by term;
+        # only their rows of drow are read (zeros: no memory touched for the others)
+        drow = np.zeros(p, dtype=np.int64)
         keep = np.flatnonzero(exact)
         Xd = np.ascontiguousarray(_sparse_columns(data, indices, indptr, n, keep).T)
         drow[keep] = np.arange(keep.size)
+    else:
+        drow = np.arange(p)
     D = (Xd, data, indices, indptr, mean, colw, w, exact, drow)
     y_mean = float(w @ y) if fit_intercept else 0.0
     yc = y - y_mean
     lo, up = lower * scale, upper * scale
+    del lower, upper
 
     # alpha_max: the gradient at the solution with only the unpenalised features free
     beta = np.zeros(p)
     unpen = pf == 0
-    lo0, up0 = np.where(unpen, lo, 0.0), np.where(unpen, up, 0.0)
-    _, q = _run(D, sparse, unit_w, yc, G_diag, inv_scale, constant, np.array([1.0]), 1.0, pf,
-                lo0, up0, beta, tol, max_iter, 1.0)
+    if unpen.any():
+        lo0, up0 = np.where(unpen, lo, 0.0), np.where(unpen, up, 0.0)
+        _, q = _run(D, sparse, unit_w, yc, G_diag, inv_scale, constant, np.array([1.0]), 1.0,
+                    pf, lo0, up0, beta, tol, max_iter, 1.0)
+        del lo0, up0
+    else:       # every feature penalised: the solution is zero, its gradient one pass
+        q = gradient_at(D, sparse, unit_w, yc, beta, inv_scale, constant)
     yy = float(w @ (yc * yc))
     amax = alpha_max_from_gradient(q, l1_ratio, pf, constant, lo, up, yy)
     amax = _no_rounding_entry(amax, q, l1_ratio, pf, constant, lo, up)
+    del q, unpen
     alphas = path_alphas(alphas, amax, n_alphas, eps, n, p)
     if coef_init is not None:
         beta = np.asarray(coef_init, dtype=np.float64).ravel() * scale

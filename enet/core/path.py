@@ -426,11 +426,18 @@ def finish_path(alphas: np.ndarray, out: tuple, l1_ratio: float, tol: float, war
             f"{n_iters[k]} sweeps; increase max_iter (or tol)",
             ConvergenceWarning, stacklevel=3)
     if sp.issparse(coefs):
-        coefs.data[constant[coefs.indices]] = 0.0
-        coefs.eliminate_zeros()
+        hit = constant[coefs.indices]
+        if hit.any():
+            coefs.data[hit] = 0.0
+            coefs.eliminate_zeros()
+        del hit
         # unscaled features: the raw and standardised coefficients are one matrix
-        coef_raw = coefs if np.all(scale == 1.0) else sp.csr_array(
-            (coefs.data / scale[coefs.indices], coefs.indices, coefs.indptr), shape=coefs.shape)
+        if np.all(scale == 1.0):
+            coef_raw = coefs
+        else:
+            raw = scale[coefs.indices]
+            np.divide(coefs.data, raw, out=raw)         # one nnz-array, not two
+            coef_raw = sp.csr_array((raw, coefs.indices, coefs.indptr), shape=coefs.shape)
     else:
         coefs[:, constant] = 0.0
         # unscaled features: the raw and standardised coefficients are one array (a wide
