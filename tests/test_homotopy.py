@@ -141,3 +141,20 @@ def test_saturating_lasso_with_positive_bounds_and_free_features(rng, monkeypatc
             bc = crawl.coef[k]
             fc = objective(X, y, w, crawl.intercept[k], bc, 0.0) + alpha * (pf * np.abs(bc)).sum()
             assert abs(f - fc) <= 1e-8 * fc, (k, positive)
+
+
+def test_cross_validation_of_a_saturating_lasso_matches_the_covariance_solver(rng):
+    """Lasso CV deep into the path on p >> n: every fold saturates (nonzeros near its
+    training rows), the naive folds walk the homotopy, and the held-out errors equal those
+    of the covariance solver on the Gram matrix."""
+    import enet
+
+    X, y, _ = saturating(rng, n=60, p=300)
+    kw = dict(l1_ratio=[0.5, 1.0], n_alphas=40, eps=1e-3, cv=4, tol=1e-10)
+    naive_cv = enet.ElasticNetCV(solver="naive", **kw).fit(X, y)
+    cov_cv = enet.ElasticNetCV(solver="covariance", **kw).fit(X, y)
+    np.testing.assert_allclose(naive_cv.mse_path_, cov_cv.mse_path_, rtol=1e-6)
+    assert (naive_cv.alpha_, naive_cv.l1_ratio_) == pytest.approx(
+        (cov_cv.alpha_, cov_cv.l1_ratio_), rel=1e-12)
+    np.testing.assert_allclose(naive_cv.coef_, cov_cv.coef_, rtol=1e-6,
+                               atol=1e-8 * np.abs(cov_cv.coef_).max())
