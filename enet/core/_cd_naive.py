@@ -513,8 +513,6 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
         yy += w[i] * yc[i] * yc[i]
     floor = 1e-14 * max(yy, 1e-300) * (1.0 + np.sqrt(p))
     zeros = np.broadcast_to(0.0, (p,))     # the Gram form's c, zero on X: no memory
-    beta_prev = np.zeros(p)     # the solutions at the two previous alphas (predictor)
-    beta_last = beta.copy()
     pv = np.empty(n)
     pst = np.zeros(2)
     in_set = np.zeros(p, dtype=np.bool_)
@@ -592,7 +590,13 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
                     free, alphas[a - 1], alpha, Gc, slot, cached, n_cached, HL, HA, Hsgn, Hk)
                 walked = events > 0
         if not walked and a >= 2 and converged[a - 1] and converged[a - 2]:
-            _predict_start(ws, n_ws, D, sparse, unit_w, v, st, beta, beta_prev, inv_scale,
+            # the solution two alphas back, from the stored path, in `moved` (scratch until
+            # the sweeps: no p-vectors of its own)
+            for t in range(n_ws):
+                moved[ws[t]] = 0.0
+            for k in range(path_ptr[a - 2], path_ptr[a - 1]):
+                moved[path_idx[k]] = path_val[k]
+            _predict_start(ws, n_ws, D, sparse, unit_w, v, st, beta, moved, inv_scale,
                            (alpha - alphas[a - 1]) / (alphas[a - 1] - alphas[a - 2]), pf,
                            l1r, l2r, lower, upper, w, pv, pst)
         it, gap, primal, done = 0, INF, 0.0, False
@@ -731,9 +735,6 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
         gaps[a], primals[a], n_iters[a], converged[a] = gap, primal, it, done
         kkts[a] = kkt_violation(q, beta, G_diag, alpha, l1_ratio, pf, lower, upper)
         prev_alpha = alpha
-        for t in range(n_ws):
-            beta_prev[ws[t]] = beta_last[ws[t]]
-            beta_last[ws[t]] = beta[ws[t]]
     return path_idx, path_val
 
 
@@ -749,13 +750,15 @@ def _predict_start(ws, n_ws, D, sparse, unit_w, v, st, beta, beta_prev, inv_scal
     A coefficient is not carried across zero or out of its box. Kept only if it lowers
     the objective.
     """
+    before = _objective(v, st, w, beta, ws[:n_ws], pf, l1r, l2r)
     pv[:] = v
     pst[:] = st
-    target = beta.copy()
+    old = np.empty(n_ws)        # the working set's coefficients, to undo the move
     moved = False
     for t in range(n_ws):
         j = ws[t]
         b = beta[j]
+        old[t] = b
         x = b + ratio * (b - beta_prev[j])
         if b == 0.0 or x == b:
             continue
@@ -764,13 +767,16 @@ def _predict_start(ws, n_ws, D, sparse, unit_w, v, st, beta, beta_prev, inv_scal
         x = min(max(x, lower[j]), upper[j])
         if x != b:
             _update(j, (x - b) * inv_scale[j], D, sparse, unit_w, pv, pst)
-            target[j] = x
+            beta[j] = x
             moved = True
-    if moved and (_objective(pv, pst, w, target, ws[:n_ws], pf, l1r, l2r)
-                  < _objective(v, st, w, beta, ws[:n_ws], pf, l1r, l2r)):
-        beta[:] = target
+    if not moved:
+        return
+    if _objective(pv, pst, w, beta, ws[:n_ws], pf, l1r, l2r) < before:
         v[:] = pv
         st[:] = pst
+    else:
+        for t in range(n_ws):
+            beta[ws[t]] = old[t]
 
 
 @njit(cache=True, nogil=True)
