@@ -200,3 +200,33 @@ def test_matrix_input_problems_are_one_line_errors(tmp_path, rng):
     X = sp.random(30, 40, density=0.2, random_state=np.random.RandomState(0), format="csr")
     with pytest.raises(enet.UsageError, match="weight applies to tables"):
         enet.train_model(X, y=rng.standard_normal(30), weight="f1")
+
+
+@pytest.mark.parametrize("layout", ["csr", "csc", "dense"])
+def test_naive_cv_fold_copies_equal_zero_weighted_rows_and_the_covariance_cv(rng, monkeypatch,
+                                                                              layout):
+    # fold paths train on copies of their rows while the copies fit the budget, else on X
+    # with the held-out rows weighted 0: the same problems, so the same CV to solver accuracy
+    from enet.core import cv_naive
+    from enet.core.cv import cross_validate, kfold_ids
+    from enet.core.stats import FoldAccumulator
+    n, p = 90, 240
+    X = sp.random(n, p, density=0.3, random_state=np.random.RandomState(11), format=layout
+                  if layout != "dense" else "csr")
+    X.data = rng.standard_normal(X.nnz)
+    X = X.toarray() if layout == "dense" else X
+    y = np.asarray(X[:, :6] @ rng.standard_normal(6)).ravel() + 0.2 * rng.standard_normal(n)
+    w = rng.uniform(0.5, 2.0, n)
+    w[::17] = 0.0                       # rows without weight stay out of every fit
+    fold = kfold_ids(0, n, 4, 3)
+    kw = dict(sample_weight=w, l1_ratios=(0.3, 0.8), n_alphas=15, tol=1e-12)
+    copied = cv_naive.cross_validate_arrays(X, y, fold, **kw)
+    monkeypatch.setattr(cv_naive, "FOLD_COPY_BUDGET", 0)
+    weighted = cv_naive.cross_validate_arrays(X, y, fold, **kw)
+    np.testing.assert_array_equal(copied.alphas, weighted.alphas)
+    np.testing.assert_allclose(copied.mse_path, weighted.mse_path, rtol=1e-9)
+    assert copied.best_index == weighted.best_index
+    acc = FoldAccumulator(p, n_folds=4)
+    acc.update_blocks(sp.csr_matrix(X), y, w, fold)
+    cov = cross_validate(acc.folds(), l1_ratios=(0.3, 0.8), alphas=copied.alphas, tol=1e-12)
+    np.testing.assert_allclose(copied.mse_path, cov.mse_path, rtol=1e-8)

@@ -1,9 +1,11 @@
 """Cross-validation with the naive solver (X in memory: wide or sparse data).
 
-Fold k is trained on all rows with the held-out rows' weights set to zero, so no
-fold ever copies X (dense or sparse); its held-out error comes from the rows of
-fold k. Fold paths run concurrently (the numba kernels release the GIL), each
-warm-started along the shared alpha grid.
+Fold k is trained on a copy of its training rows while one such copy per worker
+fits in :data:`FOLD_COPY_BUDGET` (a sweep over a column then touches only the rows
+that count: 20% less work with 5 folds); otherwise on X itself with the held-out
+rows' weights set to zero, so no fold copies X. Its held-out error comes from the
+rows of fold k. Fold paths run concurrently (the numba kernels release the GIL),
+each warm-started along the shared alpha grid, the costliest first.
 """
 
 from __future__ import annotations
@@ -88,13 +90,20 @@ def cross_validate_arrays(X, y, fold_ids: np.ndarray, *, sample_weight=None,
     _check_path_memory(p, grids.shape[1], workers)
 
 
+    copy_folds = workers * _nbytes(X) <= FOLD_COPY_BUDGET
+
     def solve(task: tuple[int, int]) -> FoldScore:
         """Held-out error along the grid; the fold's coefficient path is not kept."""
         li, k = task
-        wk = w.copy()
-        wk[members[k]] = 0.0
-        res = path_from_arrays(X, y, sample_weight=wk, l1_ratio=float(l1_ratios[li]),
+        if copy_folds:
+            train = np.flatnonzero(fold_ids != k)
+            Xk, yk, wk = _rows(X, train), y[train], w[train]
+        else:
+            Xk, yk, wk = X, y, w.copy()
+            wk[members[k]] = 0.0
+        res = path_from_arrays(Xk, yk, sample_weight=wk, l1_ratio=float(l1_ratios[li]),
                                alphas=grids[li], **settings)
+        del Xk
         rows = members[k]
         # the held-out rows are sliced here, not kept: all folds' slices together are a
         # second copy of X
@@ -103,9 +112,13 @@ def cross_validate_arrays(X, y, fold_ids: np.ndarray, *, sample_weight=None,
         wkk = w[rows]
         return fold_score(li, k, (wkk @ (resid * resid)) / wkk.sum(), res)
 
+    # longest first, so that no worker is left alone with a slow path at the end: paths
+    # with more L1 in the penalty take longer (the lasso's support nears the rank of the
+    # training rows), the ridge-like ones the least
+    tasks = sorted(((li, k) for li in range(len(l1_ratios)) for k in range(K)),
+                   key=lambda t: (-l1_ratios[t[0]], t))
     with one_blas_thread(), ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(solve, [(li, k) for li in range(len(l1_ratios))
-                                        for k in range(K)]))
+        results = list(pool.map(solve, tasks))
     return summarise(results, l1_ratios, grids, np.array([idx.size for idx in members]),
                      selection, tol, max_iter)
 
@@ -125,6 +138,24 @@ def cross_validated_fit_arrays(X, y, fold_ids, **kwargs) -> tuple[CVResult, Path
 
 # dense coefficient paths (alphas x features, raw and standardised) held at once
 PATH_MEMORY_BUDGET = 4 << 30
+# copies of X, one per worker, that the fold paths may hold at once (else held-out rows
+# are weighted zero on X itself)
+FOLD_COPY_BUDGET = 2 << 30
+
+
+def _nbytes(X) -> int:
+    """Bytes of X's arrays (dense or sparse)."""
+    if sp.issparse(X):
+        return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    return X.nbytes
+
+
+def _rows(X, rows: np.ndarray):
+    """A copy of some rows of X in the layout the naive solver uses in place (CSC or
+    Fortran order)."""
+    if sp.issparse(X):
+        return X[rows]          # CSC in, CSC out
+    return np.asfortranarray(X[rows])
 
 
 def _check_path_memory(p: int, n_alphas: int, workers: int) -> None:
