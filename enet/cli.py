@@ -242,6 +242,13 @@ def train(
              "data).")] = "auto",
     target_file: Annotated[Optional[Path], typer.Option(
         help="Target values (.npy or one number per line) for a .npz matrix.")] = None,
+    index_base: Annotated[str, typer.Option(
+        help="Feature index base of an svmlight file: 0, 1 or auto (one-based unless index "
+             "0 occurs). Set it for a zero-based file whose first feature may be absent "
+             "(scikit-learn's dump_svmlight_file writes zero-based).")] = "auto",
+    n_features: Annotated[Optional[int], typer.Option(
+        min=1, help="Number of features of an svmlight file (default: its largest index), "
+                    "so that scoring rows may use features absent from training.")] = None,
     delimiter: DelimiterOpt = None,
     quote_char: QuoteOpt = '"',
     no_quoting: NoQuotingOpt = False,
@@ -290,6 +297,11 @@ def train(
         if matrix and (exclude or weight or group or categorical):
             raise UsageError("--exclude, --weight, --group and --categorical apply to tables, "
                              "not to a matrix file")
+        if index_base not in ("auto", "0", "1"):
+            raise UsageError(f"--index-base must be 0, 1 or auto; got {index_base!r}")
+        if not matrix and (index_base != "auto" or n_features is not None):
+            raise UsageError("--index-base and --n-features apply to svmlight files, not to "
+                             "tables")
         config = TrainConfig(target=target or "y", exclude=_names(exclude), weight=weight,
                              group=group, l1_ratios=_parse_ratios(l1_ratio), n_alphas=n_alphas,
                              eps=eps, folds=folds, seed=seed, selection=selection,
@@ -317,7 +329,8 @@ def train(
             from enet.train_scale import train_files
             model = train_files(data, config, engine, scheduler, spark_master, csv)
         elif matrix:
-            model = train_matrix(data[0], config, target_file)
+            model = train_matrix(data[0], config, target_file,
+                                 None if index_base == "auto" else int(index_base), n_features)
         else:
             with _progress(quiet) as progress:
                 model = train_file(data[0], config, progress, csv)
@@ -357,9 +370,12 @@ def _print_summary(model, output: str, elapsed: float) -> None:
         f" ({prof['rows_dropped_missing_target']:,} rows with a missing target skipped)"
         if prof.get("rows_dropped_missing_target") else ""))
     if model.manifest.layout == "matrix":
-        _row(t, "inputs", f"{model.manifest.matrix['format']} matrix, "
-                            f"{len(model.features):,} features, density "
-                            f"{prof.get('density', 0):.2%}")
+        mx = model.manifest.matrix
+        names = f"f{mx['index_base']} .. f{len(model.features) - 1 + mx['index_base']}"
+        base = (f", {('zero', 'one')[mx['index_base']]}-based (--index-base to change)"
+                if mx["format"] == "svmlight" else "")
+        _row(t, "inputs", f"{mx['format']} matrix, {len(model.features):,} features "
+                            f"({names}{base}), density {prof.get('density', 0):.2%}")
     else:
         kinds = [c.kind for c in model.inputs]
         _row(t, "inputs", ", ".join(f"{kinds.count(k)} {k}" for k in ("numeric", "boolean",
@@ -376,7 +392,7 @@ def _print_summary(model, output: str, elapsed: float) -> None:
         _row(t, "note", "the smallest alpha of the grid was selected: the CV optimum may lie "
                           "below it; try a smaller --eps")
     _row(t, "converged", f"{c['converged']} (relative gap {max(c['relative_gap'], 0.0):.2e}, "
-                           f"{c['n_iter']} sweeps)")
+                           f"{c['n_iter']} sweep{'s' if c['n_iter'] != 1 else ''})")
     _row(t, "time", f"{elapsed:.2f} s")
     _row(t, "model", output)
     out.print(t)
@@ -479,7 +495,9 @@ def inspect(
         out.print(t)
         if m.manifest.layout == "matrix":
             mx = m.manifest.matrix
-            out.print(f"inputs: a {escape(mx['format'])} matrix with {mx['n_features']:,} features "
+            article = "an" if mx["format"] in ("svmlight", "npz") else "a"
+            out.print(f"inputs: {article} {escape(mx['format'])} matrix with "
+                      f"{mx['n_features']:,} features "
                       f"(f{mx['index_base']} .. f{mx['n_features'] - 1 + mx['index_base']})",
                       highlight=False)
         else:

@@ -72,6 +72,12 @@ def predict_file(model: Model, input_path: str | os.PathLike, output_path: str |
     csv_options = replace(csv_options, default_na=model.manifest.default_na, na_values=tuple(
         dict.fromkeys(model.manifest.na_values + tuple(csv_options.na_values))))
     source = open_source(input_path, csv_options)
+    matrix = model.manifest.matrix
+    if matrix is not None and not set(model.manifest.input_names) <= set(source.columns):
+        base, width = matrix["index_base"], matrix["n_features"]
+        raise UsageError(f"{source.path}: this model was trained on a {matrix['format']} "
+                         f"matrix of {width:,} features; score an svmlight or .npz file (a "
+                         f"table would need the columns f{base} .. f{width - 1 + base})")
     _refuse_overwrite(output_path, source.path)
     keep = list(dict.fromkeys(keep))                      # each kept column once
     encoder = model.encoder()

@@ -579,17 +579,32 @@ def _fit_arrays(X, y: np.ndarray, w: np.ndarray | None, fold: np.ndarray,
 
 
 def train_matrix(path: str | os.PathLike, config: TrainConfig,
-                 target_file: str | os.PathLike | None = None) -> Model:
+                 target_file: str | os.PathLike | None = None, index_base: int | None = None,
+                 n_features: int | None = None) -> Model:
     """Train on a sparse matrix file: svmlight/libsvm (target inside) or scipy ``.npz``
     with ``target_file``.
 
     The matrix is loaded whole and never densified; the solver is chosen from its
     shape and sparsity (``config.solver`` overrides).
+
+    Parameters
+    ----------
+    index_base : {0, 1}, optional
+        Index base of an svmlight file (default: one-based unless index 0 occurs). The
+        model keeps it, and reads scoring files with the same base.
+    n_features : int, optional
+        Width of an svmlight file's feature space, when its largest index (the default)
+        is not the last feature: scoring rows may then use the features absent here.
     """
     from enet.data.matrix import load_matrix
 
     config.validate()
-    data = load_matrix(path, target_file)
+    if index_base not in (None, 0, 1):
+        raise UsageError(f"index_base must be 0 or 1; got {index_base!r}")
+    if n_features is not None and n_features < 1:
+        raise UsageError(f"n_features must be a positive number of features; got {n_features}")
+    data = load_matrix(path, target_file, n_features=n_features, index_base=index_base,
+                       for_model=False)
     path = os.fspath(path)
     if data.y is None:
         raise UsageError(f"{path}: a .npz matrix needs its target values: pass --target-file")
@@ -605,7 +620,7 @@ def _train_on_matrix(X, y: np.ndarray, index_base: int, fmt: str, config: TrainC
     n, p = X.shape
     if n < max(config.folds, 2):
         raise DataError(f"{label}: {n} row(s) are too few for {config.folds}-fold "
-                        f"cross-validation")
+                        f"cross-validation; use more rows or fewer --folds (at least 2)")
     if p == 0:
         raise DataError(f"{label}: the matrix has no feature columns")
     fold = kfold_ids(0, n, config.folds, config.seed)
@@ -658,7 +673,9 @@ def _train_sparse(X, y, config: TrainConfig) -> Model:
 
 
 def train_model(data, target: str = "y", *, y=None, progress: Progress | None = None,
-                csv_options: CsvOptions | None = None, target_file=None, **options) -> Model:
+                csv_options: CsvOptions | None = None, target_file=None,
+                index_base: int | None = None, n_features: int | None = None,
+                **options) -> Model:
     """Train a cross-validated model from a file or an in-memory table.
 
     Parameters
@@ -676,6 +693,8 @@ def train_model(data, target: str = "y", *, y=None, progress: Progress | None = 
         sparse matrix (features f0, f1, ...).
     target_file : path, optional
         Target values for a ``.npz`` matrix file (svmlight files carry their own).
+    index_base, n_features : int, optional
+        For an svmlight file: its index base and width (:func:`train_matrix`).
     **options
         Any :class:`TrainConfig` field: ``l1_ratios``, ``folds``, ``categorical``,
         ``impute``, ``exclude``, ``weight``, ``group``, ``standardize`` ...; for files
@@ -707,7 +726,10 @@ def train_model(data, target: str = "y", *, y=None, progress: Progress | None = 
     if isinstance(data, (str, os.PathLike)):
         from enet.data.matrix import is_matrix_file
         if is_matrix_file(data):
-            return train_matrix(data, config, target_file)
+            return train_matrix(data, config, target_file, index_base, n_features)
+        if index_base is not None or n_features is not None:
+            raise UsageError("index_base and n_features apply to svmlight files, not to "
+                             "tables")
         return train_file(data, config, progress, csv_options)
     if sp.issparse(data):
         table_only = [k for k in ("exclude", "weight", "group", "categorical", "na_values")

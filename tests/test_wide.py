@@ -230,3 +230,102 @@ def test_naive_cv_fold_copies_equal_zero_weighted_rows_and_the_covariance_cv(rng
     acc.update_blocks(sp.csr_matrix(X), y, w, fold)
     cov = cross_validate(acc.folds(), l1_ratios=(0.3, 0.8), alphas=copied.alphas, tol=1e-12)
     np.testing.assert_allclose(copied.mse_path, cov.mse_path, rtol=1e-8)
+
+
+def test_svmlight_index_base_and_width_can_be_declared(rng, tmp_path):
+    # scikit-learn writes zero-based files; with the first feature absent such a file looks
+    # one-based, so the base (and the full width) can be given, and the model keeps both
+    n, p = 120, 60
+    X = sp.random(n, p, density=0.1, random_state=np.random.RandomState(5), format="csr")
+    X.data = rng.standard_normal(X.nnz)
+    absent = np.ones(p)
+    absent[[0, p - 1]] = 0.0                # feature 0 and the last feature never occur
+    X = (X @ sp.diags(absent)).tocsr()
+    X.eliminate_zeros()
+    y = X @ rng.standard_normal(p) + 0.1 * rng.standard_normal(n)
+    dump_svmlight_file(X, y, str(tmp_path / "zero.svm"))
+    common = ("--no-standardize", "--tol", "1e-12", "--folds", "3", "--no-report")
+    r = cli("train", tmp_path / "zero.svm", "-o", tmp_path / "guessed", *common)
+    assert r.exit_code == 0 and "one-based" in r.output and "--index-base" in r.output
+    r = cli("train", tmp_path / "zero.svm", "-o", tmp_path / "m", "--index-base", "0",
+            "--n-features", p, "-q", *common)
+    assert r.exit_code == 0, r.output
+    model = load_model(tmp_path / "m")
+    assert model.manifest.matrix["index_base"] == 0 and len(model.features) == p
+    _check_against_sklearn(model, X, y)
+    # rows that use the features absent from training score, read zero-based like training
+    Xn = sp.random(7, p, density=0.3, random_state=np.random.RandomState(6), format="csr")
+    dump_svmlight_file(Xn, np.zeros(7), str(tmp_path / "new.svm"))
+    r = cli("predict", tmp_path / "m", tmp_path / "new.svm", "-o", tmp_path / "p.csv")
+    assert r.exit_code == 0, r.output
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "p.csv").prediction,
+                               Xn @ model.coef + model.intercept, rtol=1e-12)
+    # the guessed (one-based) model names the fix when a row uses index 0
+    r = cli("predict", tmp_path / "guessed", tmp_path / "new.svm", "-o", tmp_path / "q.csv")
+    assert r.exit_code == 2 and "retrain with --index-base 0" in " ".join(r.output.split())
+    r = cli("train", tmp_path / "zero.svm", "-o", tmp_path / "m2", "--index-base", "0",
+            "--n-features", 30, *common)
+    assert r.exit_code == 2 and "raise --n-features" in " ".join(r.output.split())
+    r = cli("train", tmp_path / "zero.svm", "-o", tmp_path / "m2", "--index-base", "2")
+    assert r.exit_code == 2 and "--index-base must be 0, 1 or auto" in r.output
+    with pytest.raises(enet.UsageError, match="apply to svmlight files"):
+        enet.train_model(str(tmp_path / "p.csv"), target="prediction", index_base=0)
+
+
+def test_broken_matrix_and_target_files_are_one_line_errors(rng, tmp_path):
+    X = sp.random(40, 30, density=0.2, random_state=np.random.RandomState(2), format="csr")
+    y = rng.standard_normal(40)
+    sp.save_npz(tmp_path / "X.npz", X)
+    np.save(tmp_path / "y.npy", y)
+    raw = (tmp_path / "X.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(raw[:len(raw) // 2])
+    sp.save_npz(tmp_path / "complex.npz", X.astype(complex) * 1j)
+    np.save(tmp_path / "text.npy", np.array(["a"] * 40))
+    (tmp_path / "empty.txt").write_text("")
+    cases = [(("cut.npz", "y.npy"), "not a scipy sparse matrix"),
+             (("complex.npz", "y.npy"), "complex values"),
+             (("X.npz", "text.npy"), "cannot read the target values"),
+             (("X.npz", "empty.txt"), "0 target values for 40 rows")]
+    for (matrix, target), message in cases:
+        r = cli("train", tmp_path / matrix, "--target-file", tmp_path / target, "-o",
+                tmp_path / "m", "-q")
+        assert r.exit_code == 2 and message in r.output, (matrix, target, r.output)
+        assert "Traceback" not in r.output and "warning" not in r.output
+        assert len(r.output.strip().splitlines()) == 1
+    r = cli("train", tmp_path / "X.npz", "--target-file", tmp_path / "y.npy", "-o",
+            tmp_path / "m", "-q", "--folds", "2")
+    assert r.exit_code == 0, r.output
+    r = cli("predict", tmp_path / "m", tmp_path / "cut.npz", "-o", tmp_path / "p.csv")
+    assert r.exit_code == 2 and "not a scipy sparse matrix" in r.output
+    assert not (tmp_path / "p.csv").exists()
+    # a table given to a matrix model: what to score instead, not 30 column names
+    pd.DataFrame(X.toarray()[:, :5]).to_csv(tmp_path / "t.csv", index=False)
+    r = cli("predict", tmp_path / "m", tmp_path / "t.csv", "-o", tmp_path / "p.csv")
+    message = " ".join(r.output.split())
+    assert r.exit_code == 2 and "trained on a npz matrix of 30 features" in message
+    assert "score an svmlight or .npz file" in message
+
+
+def test_a_long_list_of_missing_columns_is_cut_short(tmp_path, rng):
+    df = pd.DataFrame(rng.standard_normal((30, 40)), columns=[f"g{j}" for j in range(40)])
+    df.assign(y=rng.standard_normal(30)).to_csv(tmp_path / "wide.csv", index=False)
+    r = cli("train", tmp_path / "wide.csv", "-t", "y", "-o", tmp_path / "m", "-q",
+            "--folds", "3", "--no-report")
+    assert r.exit_code == 0, r.output
+    df[["g0", "g1"]].to_csv(tmp_path / "few.csv", index=False)
+    r = cli("predict", tmp_path / "m", tmp_path / "few.csv", "-o", tmp_path / "p.csv")
+    message = " ".join(r.output.split())
+    assert r.exit_code == 2 and "missing required column(s): g2, g3," in message
+    assert "... and 28 more" in message and "g39" not in message
+
+
+@pytest.mark.parametrize("solver", ["naive", "covariance"])
+def test_standardised_coefficients_at_a_bound_stay_on_it(rng, solver):
+    X = rng.standard_normal((80, 20)) * rng.uniform(0.1, 30.0, 20)
+    y = X @ rng.standard_normal(20) + rng.standard_normal(80)
+    est = enet.ElasticNet(alpha=1e-3, lower_bounds=-0.1, upper_bounds=0.1, tol=1e-12,
+                          solver=solver).fit(X, y)
+    assert np.sum(np.abs(est.coef_) == 0.1) >= 5          # many coefficients at a bound
+    assert est.coef_.min() >= -0.1 and est.coef_.max() <= 0.1
+    assert kkt_violation(X, y, est.coef_, est.intercept_, 1e-3, 0.5, lower_bounds=-0.1,
+                         upper_bounds=0.1, standardize=True) < 1e-7

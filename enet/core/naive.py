@@ -17,7 +17,7 @@ from enet.core._cd_naive import column_moments, naive_path
 from enet.core._columns import gradient_at
 from enet.core._reserve import reserve, trimmed
 from enet.core.path import (DEFAULT_MAX_ITER, DEFAULT_TOL, PathResult, alpha_max_from_gradient,
-                            enet_path, finish_path, path_alphas, penalty_setup)
+                            enet_path, finish_path, finite_bounds, path_alphas, penalty_setup)
 
 __all__ = ["path_from_arrays", "choose_solver", "solve_path", "GRAM_MEMORY_BUDGET"]
 
@@ -231,6 +231,7 @@ def path_from_arrays(X, y, *, sample_weight=None, l1_ratio: float = 0.5,
     y_mean = float(w @ y) if fit_intercept else 0.0
     yc = y - y_mean
     lo, up = lower * scale, upper * scale
+    bounds = finite_bounds(lower, upper) if standardize else None    # kept only if finite
     del lower, upper
 
     # alpha_max: the gradient at the solution with only the unpenalised features free
@@ -258,7 +259,7 @@ def path_from_arrays(X, y, *, sample_weight=None, l1_ratio: float = 0.5,
     if not sparse:
         out = (out[0].toarray(), *out[1:])      # dense X in, dense path out
     return finish_path(alphas, out, l1_ratio, tol, warn, scale, constant, mean,
-                       y_mean, fit_intercept, solver="naive")
+                       y_mean, fit_intercept, solver="naive", bounds=bounds)
 
 
 def _no_rounding_entry(amax, q, l1_ratio, pf, constant, lo, up):

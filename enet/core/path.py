@@ -400,15 +400,25 @@ def path_from_stats(stats: SufficientStats, *, l1_ratio: float = 0.5,
             problem, alphas, l1_ratio, pf, lo, up, beta, tol, max_iter, max(amax, alphas[0]))
     return finish_path(alphas, (coefs, gaps, primals, n_iters, kkts, converged), l1_ratio, tol,
                        warn, problem.scale, problem.constant, problem.x_mean, problem.y_mean,
-                       fit_intercept)
+                       fit_intercept, bounds=finite_bounds(lower, upper))
+
+
+def finite_bounds(lower: np.ndarray, upper: np.ndarray):
+    """``(lower, upper)`` when some bound is finite, else None (nothing to clip)."""
+    if np.isfinite(lower).any() or np.isfinite(upper).any():
+        return lower, upper
+    return None
 
 
 def finish_path(alphas: np.ndarray, out: tuple, l1_ratio: float, tol: float, warn: bool,
                 scale: np.ndarray, constant: np.ndarray, x_mean: np.ndarray, y_mean: float,
-                fit_intercept: bool, solver: str = "covariance") -> PathResult:
+                fit_intercept: bool, solver: str = "covariance",
+                bounds: tuple[np.ndarray, np.ndarray] | None = None) -> PathResult:
     """PathResult from a kernel's outputs (solver coordinates), with the convergence warning.
 
-    ``out`` is ``(coefs, gaps, primals, n_iters, kkts, converged)``.
+    ``out`` is ``(coefs, gaps, primals, n_iters, kkts, converged)``. ``bounds`` are the
+    raw-scale box constraints: a coefficient at its bound in the solver's (scaled)
+    coordinates can round past it when unscaled, and is put back on it.
     """
     coefs, gaps, primals, n_iters, kkts, converged = out
     if not np.all(np.isfinite(coefs.data if sp.issparse(coefs) else coefs)):
@@ -437,12 +447,16 @@ def finish_path(alphas: np.ndarray, out: tuple, l1_ratio: float, tol: float, war
         else:
             raw = scale[coefs.indices]
             np.divide(coefs.data, raw, out=raw)         # one nnz-array, not two
+            if bounds is not None:
+                np.clip(raw, bounds[0][coefs.indices], bounds[1][coefs.indices], out=raw)
             coef_raw = sp.csr_array((raw, coefs.indices, coefs.indptr), shape=coefs.shape)
     else:
         coefs[:, constant] = 0.0
         # unscaled features: the raw and standardised coefficients are one array (a wide
         # path's (m, p) output is often larger than X)
         coef_raw = coefs if np.all(scale == 1.0) else coefs / scale
+        if bounds is not None and coef_raw is not coefs:
+            np.clip(coef_raw, bounds[0], bounds[1], out=coef_raw)
         coef_raw[:, constant] = 0.0
     intercept = y_mean - coef_raw @ x_mean if fit_intercept else np.zeros(len(alphas))
     cert = Certificate(n_iters, gaps, primals, kkts, converged, float(tol))

@@ -126,12 +126,12 @@ class Encoder:
         present = set(columns)
         missing = [c.name for c in self.inputs if c.name not in present]
         if missing:
-            raise DataError(f"{source}: missing required column(s): {', '.join(missing)}",
+            raise DataError(f"{source}: missing required column(s): {_some(missing)}",
                             kind="missing_column", column=missing[0])
         needed = {c.name for c in self.inputs} | set(allowed)
         extra = [c for c in columns if c not in needed]
         if strict and extra:
-            raise DataError(f"{source}: column(s) the model does not use: {', '.join(extra)}; "
+            raise DataError(f"{source}: column(s) the model does not use: {_some(extra)}; "
                             f"remove them or score without --strict", kind="extra_column",
                             column=extra[0])
         return extra
@@ -272,3 +272,10 @@ class Encoder:
                 X[missing, other] = 1.0
             if counts is not None:
                 counts.add(counts.missing, col.name, missing.sum())
+
+
+def _some(names: list[str], shown: int = 10) -> str:
+    """Names for a one-line message: the first few of a long list and how many more."""
+    if len(names) <= shown + 2:
+        return ", ".join(names)
+    return f"{', '.join(names[:shown])} ... and {len(names) - shown:,} more"

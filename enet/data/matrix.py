@@ -9,6 +9,8 @@ loaded (sparse, never densified): the naive solver needs X itself.
 from __future__ import annotations
 
 import os
+import warnings
+import zipfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,14 +54,18 @@ def _read_target(path: str, n: int) -> np.ndarray:
     if not os.path.exists(path):
         raise DataError(f"{path}: no such target file")
     try:
-        if path.lower().endswith(".npy"):
-            y = np.load(path, allow_pickle=False)
-        else:
-            y = np.loadtxt(path, dtype=np.float64, ndmin=1)
-    except (ValueError, OSError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # numpy's "input contained no data": said below
+            if path.lower().endswith(".npy"):
+                y = np.load(path, allow_pickle=False)
+            else:
+                y = np.loadtxt(path, dtype=np.float64, ndmin=1)
+        if np.iscomplexobj(y):
+            raise ValueError("complex values")
+        y = np.asarray(y, dtype=np.float64).ravel()
+    except (ValueError, TypeError, OSError, EOFError) as exc:
         raise DataError(f"{path}: cannot read the target values: {str(exc).splitlines()[0]}; "
                         f"use .npy or a text file with one number per line") from None
-    y = np.asarray(y, dtype=np.float64).ravel()
     if y.size != n:
         raise DataError(f"{path}: {y.size} target values for {n} rows of the matrix")
     return y
@@ -76,7 +82,8 @@ def _check_values(X: sp.spmatrix, path: str, base: int) -> None:
 
 
 def load_matrix(path: str | os.PathLike, target_file: str | os.PathLike | None = None,
-                n_features: int | None = None, index_base: int | None = None) -> MatrixData:
+                n_features: int | None = None, index_base: int | None = None,
+                for_model: bool = True) -> MatrixData:
     """Load an svmlight/libsvm file or a scipy sparse ``.npz`` matrix.
 
     Parameters
@@ -86,11 +93,15 @@ def load_matrix(path: str | os.PathLike, target_file: str | os.PathLike | None =
         Target values for a ``.npz`` matrix (``.npy``, or text with one value per line);
         an svmlight file carries its own.
     n_features : int, optional
-        Expected number of features (scoring): a .npz of another width, or an entry
-        beyond it, is an error (a layout the model was not trained on).
+        Number of features: an svmlight file with fewer columns is widened (features
+        absent from the file), an entry beyond it and a .npz of another width are errors.
+        By default the file's own width (the largest index it uses).
     index_base : {0, 1}, optional
         svmlight index base; by default one-based unless some row uses index 0 (the
-        libsvm convention).
+        libsvm convention). A zero-based file whose first column is empty cannot be told
+        from a one-based one: give the base where it matters.
+    for_model : bool
+        Scoring for a model whose width and base these are (error messages say so).
 
     Raises
     ------
@@ -103,10 +114,13 @@ def load_matrix(path: str | os.PathLike, target_file: str | os.PathLike | None =
     if path.lower().endswith(".npz"):
         try:
             X = sp.load_npz(path)
-        except (ValueError, OSError, KeyError) as exc:
+            if np.iscomplexobj(X.data):
+                raise ValueError(f"complex values ({X.dtype}) are not allowed")
+            X = sp.csr_matrix(X, dtype=np.float64)
+        except (ValueError, TypeError, OSError, KeyError, EOFError,
+                zipfile.BadZipFile) as exc:
             raise DataError(f"{path}: not a scipy sparse matrix saved with "
                             f"scipy.sparse.save_npz ({str(exc).splitlines()[0]})") from None
-        X = sp.csr_matrix(X, dtype=np.float64)
         y = _read_target(os.fspath(target_file), X.shape[0]) if target_file else None
         fmt, base = "npz", 0
     else:
@@ -124,8 +138,11 @@ def load_matrix(path: str | os.PathLike, target_file: str | os.PathLike | None =
             base = 0 if X.shape[1] > 0 and X[:, 0].nnz > 0 else 1
         if base == 1:
             if X.shape[1] > 0 and X[:, 0].nnz > 0:
-                raise DataError(f"{path}: uses feature index 0, but the model reads one-based "
-                                f"indices (as in training)")
+                row = int(X[:, 0].tocoo().row.min()) + 1
+                fix = ("the model reads one-based indices, as it took its training file to "
+                       "be; if that file was zero-based, retrain with --index-base 0"
+                       if for_model else "pass --index-base 0 for a zero-based file")
+                raise DataError(f"{path}: row {row} uses feature index 0, but {fix}")
             X = X[:, 1:] if X.shape[1] > 0 else X
         fmt = "svmlight"
     X.sum_duplicates()
@@ -135,16 +152,20 @@ def load_matrix(path: str | os.PathLike, target_file: str | os.PathLike | None =
         raise DataError(f"{path}: the target of row {i + 1} is {y[i]}; fix or drop the row")
     if n_features is not None:
         if fmt == "npz" and X.shape[1] != n_features:
-            raise DataError(f"{path}: the matrix has {X.shape[1]} columns; the model reads "
-                            f"{n_features} (in the order it was trained on)")
+            raise DataError(f"{path}: the matrix has {X.shape[1]} columns; " + (
+                f"the model reads {n_features} (in the order it was trained on)" if for_model
+                else f"--n-features says {n_features} (a .npz matrix has its own width)"))
         if X.shape[1] > n_features:
             coo = X[:, n_features:].tocoo()
             if coo.nnz:
+                where = (f"the model's last feature f{n_features - 1 + base}: is the file's "
+                         f"index base or layout the one the model was trained on?"
+                         if for_model else
+                         f"the last of --n-features {n_features} (f{n_features - 1 + base}); "
+                         f"raise --n-features")
                 raise DataError(
                     f"{path}: row {coo.row.min() + 1} uses feature index "
-                    f"{coo.col[np.argmin(coo.row)] + n_features + base}, beyond the model's "
-                    f"last feature f{n_features - 1 + base}: is the file's index base or "
-                    f"layout the one the model was trained on?")
+                    f"{coo.col[np.argmin(coo.row)] + n_features + base}, beyond {where}")
             X = X[:, :n_features]
         elif X.shape[1] < n_features:
             X = sp.csr_matrix((X.data, X.indices, X.indptr), shape=(X.shape[0], n_features))
