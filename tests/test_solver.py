@@ -265,3 +265,18 @@ def test_ridge_path_from_one_eigendecomposition_is_exact(rng):
     bounded = enet_path(X, y, sample_weight=w, l1_ratio=0.0, alphas=res.alphas,
                         standardize=False, upper_bounds=1e6, tol=TIGHT)
     np.testing.assert_allclose(bounded.coef, res.coef, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["covariance", "naive"])
+def test_cv_convergence_warning_names_the_reached_gap(rng, solver):
+    import re
+
+    from enet import ElasticNetCV
+    X, y, _ = make_problem(rng, 100, 30)
+    with pytest.warns(ConvergenceWarning) as rec:      # the CV's, then the final path's
+        ElasticNetCV(l1_ratio=1.0, n_alphas=10, tol=1e-12, max_iter=2, cv=3,
+                     solver=solver).fit(X, y)
+    cv_warning = [str(w.message) for w in rec if "cross-validation" in str(w.message)]
+    assert len(cv_warning) == 1 and "max_iter=2 (worst relative duality gap" in cv_warning[0]
+    gap = float(re.search(r"duality gap ([0-9.e+-]+)\)", cv_warning[0]).group(1))
+    assert 1e-12 < gap < 1.0

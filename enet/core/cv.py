@@ -230,12 +230,15 @@ def cross_validate(folds: list[SufficientStats], *, l1_ratios=(0.5,), alphas=Non
                      selection, tol, max_iter)
 
 
-FoldScore = tuple[int, int, np.ndarray, int, bool]   # l1 index, fold, mse path, sweeps, converged
+# l1 index, fold, mse path, sweeps, converged, worst relative duality gap
+FoldScore = tuple[int, int, np.ndarray, int, bool, float]
 
 
 def fold_score(li: int, k: int, mse: np.ndarray, res: PathResult) -> FoldScore:
     """What CV keeps of one fold path (its coefficients are dropped)."""
-    return li, k, mse, int(res.certificate.n_iter.max()), bool(res.certificate.converged.all())
+    cert = res.certificate
+    return (li, k, mse, int(cert.n_iter.max()), bool(cert.converged.all()),
+            float(np.max(cert.relative_gap)))
 
 
 def summarise(results: list[FoldScore], l1_ratios: np.ndarray, grids: np.ndarray,
@@ -245,13 +248,20 @@ def summarise(results: list[FoldScore], l1_ratios: np.ndarray, grids: np.ndarray
     mse = np.empty((len(l1_ratios), grids.shape[1], K))
     n_iter_max = 0
     converged = True
-    for li, k, fold_mse, n_iter, ok in results:
+    worst_gap = 0.0
+    for li, k, fold_mse, n_iter, ok, rel_gap in results:
         mse[li, :, k] = fold_mse
         n_iter_max = max(n_iter_max, n_iter)
         converged &= ok
+        if not ok:
+            worst_gap = max(worst_gap, rel_gap)
     if not converged:
+        # the reached gap says how far off those fits are: often close to tol, where a
+        # larger max_iter changes nothing that matters
         warnings.warn(f"some cross-validation fits did not reach tol={tol:g} within "
-                      f"max_iter={max_iter}; increase max_iter", ConvergenceWarning, stacklevel=3)
+                      f"max_iter={max_iter} (worst relative duality gap {worst_gap:.2g}); "
+                      f"increase max_iter, or tol if that gap is small enough",
+                      ConvergenceWarning, stacklevel=3)
     mean = mse.mean(axis=2)
     se = mse.std(axis=2, ddof=1) / np.sqrt(K)
     best, imin = select(mean, se, grids, selection)
