@@ -299,9 +299,15 @@ def train(
                              "not to a matrix file")
         if index_base not in ("auto", "0", "1"):
             raise UsageError(f"--index-base must be 0, 1 or auto; got {index_base!r}")
-        if not matrix and (index_base != "auto" or n_features is not None):
+        svmlight = matrix and not str(data[0]).lower().endswith(".npz")
+        if not svmlight and (index_base != "auto" or n_features is not None):
             raise UsageError("--index-base and --n-features apply to svmlight files, not to "
-                             "tables")
+                             + ("a .npz matrix (it has its own width)" if matrix else "tables"))
+        if target_file and not (matrix and not svmlight):
+            raise UsageError("--target-file gives the target of a .npz matrix; " + (
+                "an svmlight file carries its own target values; drop --target-file"
+                if svmlight else
+                "a table names its target column with --target"))
         config = TrainConfig(target=target or "y", exclude=_names(exclude), weight=weight,
                              group=group, l1_ratios=_parse_ratios(l1_ratio), n_alphas=n_alphas,
                              eps=eps, folds=folds, seed=seed, selection=selection,
@@ -530,10 +536,14 @@ def _print_stability(m, top: int) -> None:
                   f"frequency" + (f"; also selected sometimes: {escape(', '.join(unselected))}"
                                   if unselected else ""), highlight=False)
     drift = m.profile.get("drift")
-    out.print("drift profile: " + (f"{len(drift['inputs'])} inputs, predictions and CV "
-                                   f"residuals (enet monitor can check this model)" if drift
-                                   else "none (trained before model format 3; retrain to "
-                                        "monitor)"), highlight=False)
+    if drift:
+        said = (f"{len(drift['inputs'])} inputs, predictions and CV residuals (enet monitor "
+                f"can check this model)")
+    elif m.manifest.layout == "matrix":
+        said = "none (a matrix model keeps no per-feature profile; monitoring needs a table)"
+    else:
+        said = "none (trained before model format 3; retrain to monitor)"
+    out.print(f"drift profile: {said}", highlight=False)
 
 
 def _inputs_table(m) -> Table:

@@ -282,7 +282,20 @@ def test_broken_matrix_and_target_files_are_one_line_errors(rng, tmp_path):
     sp.save_npz(tmp_path / "complex.npz", X.astype(complex) * 1j)
     np.save(tmp_path / "text.npy", np.array(["a"] * 40))
     (tmp_path / "empty.txt").write_text("")
+    stored = dict(np.load(tmp_path / "X.npz"))
+    for name, change in (("outside", 30), ("negative", -31)):
+        indices = stored["indices"].copy()
+        indices[len(indices) // 2] += change          # a column index outside 0 .. 29
+        np.savez(tmp_path / f"{name}.npz", **dict(stored, indices=indices))
+    sp.save_npz(tmp_path / "vector.npz", sp.coo_array(np.arange(40.0)))
+    np.save(tmp_path / "dates.npy", np.arange(40).astype("datetime64[D]"))
+    np.save(tmp_path / "nan.npy", np.where(np.arange(40) == 7, np.nan, 1.0))
     cases = [(("cut.npz", "y.npy"), "not a scipy sparse matrix"),
+             (("outside.npz", "y.npy"), "not a scipy sparse matrix"),
+             (("negative.npz", "y.npy"), "not a scipy sparse matrix"),
+             (("vector.npz", "y.npy"), "a 1-d array; a matrix"),
+             (("X.npz", "dates.npy"), "values of type datetime64[D]"),
+             (("X.npz", "nan.npy"), "nan.npy: target value 8 is nan"),
              (("complex.npz", "y.npy"), "complex values"),
              (("X.npz", "text.npy"), "cannot read the target values"),
              (("X.npz", "empty.txt"), "0 target values for 40 rows")]
@@ -295,9 +308,19 @@ def test_broken_matrix_and_target_files_are_one_line_errors(rng, tmp_path):
     r = cli("train", tmp_path / "X.npz", "--target-file", tmp_path / "y.npy", "-o",
             tmp_path / "m", "-q", "--folds", "2")
     assert r.exit_code == 0, r.output
-    r = cli("predict", tmp_path / "m", tmp_path / "cut.npz", "-o", tmp_path / "p.csv")
-    assert r.exit_code == 2 and "not a scipy sparse matrix" in r.output
-    assert not (tmp_path / "p.csv").exists()
+    for broken in ("cut.npz", "outside.npz", "negative.npz"):
+        r = cli("predict", tmp_path / "m", tmp_path / broken, "-o", tmp_path / "p.csv")
+        assert r.exit_code == 2 and "not a scipy sparse matrix" in r.output
+        assert not (tmp_path / "p.csv").exists()
+    r = cli("inspect", tmp_path / "m")
+    assert r.exit_code == 0 and "a matrix model keeps no per-feature profile" in r.output
+    r = cli("train", tmp_path / "X.npz", "--target-file", tmp_path / "y.npy", "-o",
+            tmp_path / "m2", "--index-base", "1")
+    assert r.exit_code == 2 and "not to a .npz matrix" in r.output
+    pd.DataFrame({"a": y, "y": y}).to_csv(tmp_path / "ty.csv", index=False)
+    r = cli("train", tmp_path / "ty.csv", "-t", "y", "--target-file", tmp_path / "y.npy",
+            "-o", tmp_path / "m2")
+    assert r.exit_code == 2 and "names its target column with --target" in r.output
     # a table given to a matrix model: what to score instead, not 30 column names
     pd.DataFrame(X.toarray()[:, :5]).to_csv(tmp_path / "t.csv", index=False)
     r = cli("predict", tmp_path / "m", tmp_path / "t.csv", "-o", tmp_path / "p.csv")

@@ -21,7 +21,7 @@ from enet.exceptions import DataError, UsageError
 __all__ = ["MatrixData", "is_matrix_file", "load_matrix", "MATRIX_SUFFIXES"]
 
 SVMLIGHT_SUFFIXES = (".svm", ".svmlight", ".libsvm", ".svm.gz", ".svmlight.gz", ".libsvm.gz",
-                     ".svm.bz2", ".libsvm.bz2")
+                     ".svm.bz2", ".svmlight.bz2", ".libsvm.bz2")
 MATRIX_SUFFIXES = SVMLIGHT_SUFFIXES + (".npz",)
 
 
@@ -60,15 +60,40 @@ def _read_target(path: str, n: int) -> np.ndarray:
                 y = np.load(path, allow_pickle=False)
             else:
                 y = np.loadtxt(path, dtype=np.float64, ndmin=1)
-        if np.iscomplexobj(y):
-            raise ValueError("complex values")
+        if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)
+                or y.dtype == np.bool_):
+            raise ValueError(f"values of type {y.dtype}; numbers are needed")
         y = np.asarray(y, dtype=np.float64).ravel()
     except (ValueError, TypeError, OSError, EOFError) as exc:
         raise DataError(f"{path}: cannot read the target values: {str(exc).splitlines()[0]}; "
                         f"use .npy or a text file with one number per line") from None
     if y.size != n:
         raise DataError(f"{path}: {y.size} target values for {n} rows of the matrix")
+    if not np.all(np.isfinite(y)):
+        i = int(np.flatnonzero(~np.isfinite(y))[0])
+        raise DataError(f"{path}: target value {i + 1} is {y[i]}; fix or drop that row")
     return y
+
+
+def _checked_npz(X) -> sp.csr_matrix:
+    """A loaded .npz as float64 CSR, its structure checked first: scipy's conversions trust
+    the stored indices, and out-of-range ones would corrupt memory."""
+    if X.ndim != 2:
+        raise ValueError(f"a {X.ndim}-d array; a matrix (rows x features) is needed")
+    if np.iscomplexobj(X.data):
+        raise ValueError(f"complex values ({X.dtype}) are not allowed")
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
+        raise ValueError(f"values of type {X.dtype}; numbers are needed")
+    n, p = X.shape
+    if X.format in ("csr", "csc", "bsr"):
+        X.check_format(full_check=True)         # indptr and indices within the shape
+    elif X.format == "coo":
+        row, col = X.coords if hasattr(X, "coords") else (X.row, X.col)
+        if row.size and (row.min() < 0 or row.max() >= n or col.min() < 0 or col.max() >= p):
+            raise ValueError("entries outside the matrix's shape")
+    elif X.format != "dia":
+        raise ValueError(f"an unsupported sparse format ({X.format})")
+    return sp.csr_matrix(X, dtype=np.float64)
 
 
 def _check_values(X: sp.spmatrix, path: str, base: int) -> None:
@@ -113,11 +138,8 @@ def load_matrix(path: str | os.PathLike, target_file: str | os.PathLike | None =
         raise DataError(f"{path}: no such file")
     if path.lower().endswith(".npz"):
         try:
-            X = sp.load_npz(path)
-            if np.iscomplexobj(X.data):
-                raise ValueError(f"complex values ({X.dtype}) are not allowed")
-            X = sp.csr_matrix(X, dtype=np.float64)
-        except (ValueError, TypeError, OSError, KeyError, EOFError,
+            X = _checked_npz(sp.load_npz(path))
+        except (ValueError, TypeError, OSError, KeyError, EOFError, IndexError, MemoryError,
                 zipfile.BadZipFile) as exc:
             raise DataError(f"{path}: not a scipy sparse matrix saved with "
                             f"scipy.sparse.save_npz ({str(exc).splitlines()[0]})") from None
@@ -127,7 +149,7 @@ def load_matrix(path: str | os.PathLike, target_file: str | os.PathLike | None =
         from sklearn.datasets import load_svmlight_file
         try:
             X, y = load_svmlight_file(path, dtype=np.float64, zero_based=True)
-        except (ValueError, OSError, RuntimeError, OverflowError) as exc:
+        except (ValueError, OSError, RuntimeError, OverflowError, EOFError) as exc:
             raise DataError(f"{path}: not a valid svmlight/libsvm file: "
                             f"{str(exc).splitlines()[0]}") from None
         if target_file:
@@ -158,8 +180,9 @@ def load_matrix(path: str | os.PathLike, target_file: str | os.PathLike | None =
         if X.shape[1] > n_features:
             coo = X[:, n_features:].tocoo()
             if coo.nnz:
-                where = (f"the model's last feature f{n_features - 1 + base}: is the file's "
-                         f"index base or layout the one the model was trained on?"
+                where = (f"the model's last feature f{n_features - 1 + base}: check the "
+                         f"file's index base and layout, or retrain with --n-features to "
+                         f"widen the model"
                          if for_model else
                          f"the last of --n-features {n_features} (f{n_features - 1 + base}); "
                          f"raise --n-features")
