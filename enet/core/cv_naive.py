@@ -88,8 +88,6 @@ def cross_validate_arrays(X, y, fold_ids: np.ndarray, *, sample_weight=None,
             X, y, sample_weight=w, l1_ratio=float(r), n_alphas=1, **settings).alphas[0],
             n_alphas, eps) for r in l1_ratios])
     _check_path_memory(p, grids.shape[1], workers)
-
-
     copy_folds = workers * _nbytes(X) <= FOLD_COPY_BUDGET
 
     def solve(task: tuple[int, int]) -> FoldScore:
