@@ -285,7 +285,7 @@ def train(
     """
     from enet.artifact import check_output_path, save_model
     from enet.data.matrix import is_matrix_file
-    from enet.train import TrainConfig, train_file, train_matrix
+    from enet.train import TrainConfig, check_input_options, train_file, train_matrix
 
     with _user_errors():
         pieces = len(data) > 1 or data[0].is_dir() or engine != "local" or \
@@ -297,17 +297,8 @@ def train(
         if matrix and (exclude or weight or group or categorical):
             raise UsageError("--exclude, --weight, --group and --categorical apply to tables, "
                              "not to a matrix file")
-        if index_base not in ("auto", "0", "1"):
-            raise UsageError(f"--index-base must be 0, 1 or auto; got {index_base!r}")
-        svmlight = matrix and not str(data[0]).lower().endswith(".npz")
-        if not svmlight and (index_base != "auto" or n_features is not None):
-            raise UsageError("--index-base and --n-features apply to svmlight files, not to "
-                             + ("a .npz matrix (it has its own width)" if matrix else "tables"))
-        if target_file and not (matrix and not svmlight):
-            raise UsageError("--target-file gives the target of a .npz matrix; " + (
-                "an svmlight file carries its own target values; drop --target-file"
-                if svmlight else
-                "a table names its target column with --target"))
+        base = {"auto": None, "0": 0, "1": 1}.get(index_base, index_base)
+        check_input_options(data[0], target_file, base, n_features)
         config = TrainConfig(target=target or "y", exclude=_names(exclude), weight=weight,
                              group=group, l1_ratios=_parse_ratios(l1_ratio), n_alphas=n_alphas,
                              eps=eps, folds=folds, seed=seed, selection=selection,
@@ -335,8 +326,7 @@ def train(
             from enet.train_scale import train_files
             model = train_files(data, config, engine, scheduler, spark_master, csv)
         elif matrix:
-            model = train_matrix(data[0], config, target_file,
-                                 None if index_base == "auto" else int(index_base), n_features)
+            model = train_matrix(data[0], config, target_file, base, n_features)
         else:
             with _progress(quiet) as progress:
                 model = train_file(data[0], config, progress, csv)

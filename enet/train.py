@@ -34,7 +34,8 @@ from enet.passes import FoldRule, Ranges, RowCounts, StatsPartial, training_bloc
 from enet.pieces import source_digest
 from enet.stability_selection import block_ids, blocks_per_fold, selection_frequencies
 
-__all__ = ["TrainConfig", "train_file", "train_table", "train_matrix", "train_model",
+__all__ = ["TrainConfig", "check_input_options", "train_file", "train_table", "train_matrix",
+           "train_model",
            "build_model", "TrainSummary", "model_from_statistics", "row_summary", "fold_rule",
            "group_folds_of", "package_versions"]
 
@@ -578,6 +579,27 @@ def _fit_arrays(X, y: np.ndarray, w: np.ndarray | None, fold: np.ndarray,
     return model
 
 
+def check_input_options(path: str | os.PathLike, target_file=None,
+                        index_base: int | None = None, n_features: int | None = None) -> None:
+    """Refuse input options that do not apply to ``path``: ``index_base`` and ``n_features``
+    belong to svmlight files, ``target_file`` to .npz matrices (an svmlight file carries
+    its own target, which :func:`enet.data.matrix.load_matrix` says)."""
+    from enet.data.matrix import is_matrix_file
+
+    if index_base not in (None, 0, 1):
+        raise UsageError(f"--index-base must be 0, 1 or auto; got {index_base!r}")
+    if n_features is not None and n_features < 1:
+        raise UsageError(f"n_features must be a positive number of features; got {n_features}")
+    matrix = is_matrix_file(path)
+    npz = os.fspath(path).lower().endswith(".npz")
+    if (index_base is not None or n_features is not None) and (npz or not matrix):
+        raise UsageError("--index-base and --n-features apply to svmlight files, not to "
+                         + ("a .npz matrix (it has its own width)" if npz else "tables"))
+    if target_file and not matrix:
+        raise UsageError("--target-file gives the target of a .npz matrix; a table names its "
+                         "target column with --target")
+
+
 def train_matrix(path: str | os.PathLike, config: TrainConfig,
                  target_file: str | os.PathLike | None = None, index_base: int | None = None,
                  n_features: int | None = None) -> Model:
@@ -599,10 +621,7 @@ def train_matrix(path: str | os.PathLike, config: TrainConfig,
     from enet.data.matrix import load_matrix
 
     config.validate()
-    if index_base not in (None, 0, 1):
-        raise UsageError(f"index_base must be 0 or 1; got {index_base!r}")
-    if n_features is not None and n_features < 1:
-        raise UsageError(f"n_features must be a positive number of features; got {n_features}")
+    check_input_options(path, target_file, index_base, n_features)
     data = load_matrix(path, target_file, n_features=n_features, index_base=index_base,
                        for_model=False)
     path = os.fspath(path)
@@ -727,9 +746,7 @@ def train_model(data, target: str = "y", *, y=None, progress: Progress | None = 
         from enet.data.matrix import is_matrix_file
         if is_matrix_file(data):
             return train_matrix(data, config, target_file, index_base, n_features)
-        if index_base is not None or n_features is not None:
-            raise UsageError("index_base and n_features apply to svmlight files, not to "
-                             "tables")
+        check_input_options(data, target_file, index_base, n_features)
         return train_file(data, config, progress, csv_options)
     if sp.issparse(data):
         table_only = [k for k in ("exclude", "weight", "group", "categorical", "na_values")

@@ -58,11 +58,8 @@ class ScoreCounts:
             lines.append("levels not seen in training, scored as <other>: "
                          + _listing(self.unseen))
         if self.extra_columns:
-            shown = ", ".join(self.extra_columns[:10])
-            more = f" and {len(self.extra_columns) - 10} more" if len(self.extra_columns) > 10 \
-                else ""
             lines.append(f"ignored {len(self.extra_columns)} column(s) the model does not use: "
-                         f"{shown}{more}")
+                         f"{_some(self.extra_columns)}")
         return lines
 
 

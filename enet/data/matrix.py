@@ -60,9 +60,7 @@ def _read_target(path: str, n: int) -> np.ndarray:
                 y = np.load(path, allow_pickle=False)
             else:
                 y = np.loadtxt(path, dtype=np.float64, ndmin=1)
-        if not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)
-                or y.dtype == np.bool_):
-            raise ValueError(f"values of type {y.dtype}; numbers are needed")
+        _require_real(y.dtype)
         y = np.asarray(y, dtype=np.float64).ravel()
     except (ValueError, TypeError, OSError, EOFError) as exc:
         raise DataError(f"{path}: cannot read the target values: {str(exc).splitlines()[0]}; "
@@ -75,15 +73,20 @@ def _read_target(path: str, n: int) -> np.ndarray:
     return y
 
 
+def _require_real(dtype: np.dtype) -> None:
+    """Raise ValueError unless values of ``dtype`` are real numbers (or booleans)."""
+    if np.issubdtype(dtype, np.complexfloating):
+        raise ValueError(f"complex values ({dtype}) are not allowed")
+    if not (np.issubdtype(dtype, np.number) or dtype == np.bool_):
+        raise ValueError(f"values of type {dtype}; numbers are needed")
+
+
 def _checked_npz(X) -> sp.csr_matrix:
     """A loaded .npz as float64 CSR, its structure checked first: scipy's conversions trust
     the stored indices, and out-of-range ones would corrupt memory."""
     if X.ndim != 2:
         raise ValueError(f"a {X.ndim}-d array; a matrix (rows x features) is needed")
-    if np.iscomplexobj(X.data):
-        raise ValueError(f"complex values ({X.dtype}) are not allowed")
-    if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_):
-        raise ValueError(f"values of type {X.dtype}; numbers are needed")
+    _require_real(X.dtype)
     n, p = X.shape
     if X.format in ("csr", "csc", "bsr"):
         X.check_format(full_check=True)         # indptr and indices within the shape
