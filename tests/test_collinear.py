@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_info
 
 from enet.core._blas import one_blas_thread
 from enet.core._cd_gram import dual_value
+from enet.core.cv import kfold_ids
 from enet.core.path import enet_path
 from kkt import kkt_violation
 from naive_paths import dense_naive_path as path_from_arrays
@@ -147,3 +148,38 @@ def test_one_blas_thread_restores_after_concurrent_use():
     for t in threads:
         t.join()
     assert blas_threads() == before
+
+
+def test_lasso_trading_weight_between_coinciding_columns_is_certified_by_its_gap():
+    """Standardised sparse counts: columns with one nonzero in the same row coincide, and
+    near saturation the lasso's coordinates kept trading weight between copies without
+    settling (one alpha ran to max_iter). Every point must now converge within tol, with
+    the objective and fitted values of the covariance solver and the KKT conditions."""
+    X = sp.random(150, 3000, density=0.02, random_state=1, format="csr")
+    X.data = np.round(X.data * 5) + 1
+    y = np.arange(150.0)
+    keep = kfold_ids(0, 150, 5, 0) != 2      # a training fold of 5-fold CV: 120 rows
+    X, y = X[keep], y[keep]
+    kw = dict(l1_ratio=1.0, n_alphas=100, eps=1e-2, tol=1e-7)
+    res = path_from_arrays(X, y, **kw)
+    assert res.solver == "naive"
+    assert res.certificate.converged.all()
+    assert np.all(res.certificate.relative_gap <= 1e-7)
+    assert res.certificate.n_iter.max() < 2000
+    cov = enet_path(X.toarray(), y, **kw)
+    assert cov.certificate.converged.all()
+    Xd = X.toarray()
+    sd = Xd.std(axis=0)
+    sd[sd == 0] = 1.0
+    for k in range(40, 100, 5):
+        f = objective(Xd, y, res.coef[k], res.intercept[k], res.alphas[k], 1.0, sd)
+        f_cov = objective(Xd, y, cov.coef[k], cov.intercept[k], cov.alphas[k], 1.0, sd)
+        assert abs(f - f_cov) <= 2e-7 * f_cov, (k, f, f_cov)
+        # fitted values are unique: both within sqrt(2 gap) of the optimal ones
+        fit = Xd @ res.coef[k] + res.intercept[k]
+        fit_cov = Xd @ cov.coef[k] + cov.intercept[k]
+        bound = np.sqrt(2 * res.certificate.duality_gap[k]) + \
+            np.sqrt(2 * cov.certificate.duality_gap[k])
+        assert np.sqrt(np.mean((fit - fit_cov) ** 2)) <= 1.01 * bound + 1e-9 * y.std()
+        assert kkt_violation(Xd, y, res.coef[k], res.intercept[k], res.alphas[k], 1.0,
+                             standardize=True) < 1e-4

@@ -47,6 +47,7 @@ from enet.core._homotopy import lasso_homotopy
 INF = np.inf
 FREE_BLOCK_MAX = 64     # unpenalised features solved jointly (least squares) up to this many
 ANDERSON_K = 5          # extrapolation from the last K + 1 iterates
+FORCED_CHECK_SWEEPS = 100   # sweeps at one alpha after which the gap is checked, settled or not
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -495,7 +496,8 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
     alternating full sweeps with sweeps over the nonzero coefficients only. Those support
     phases are accelerated by Anderson extrapolation and, when the support's Gram columns
     fit in the cache, a Newton step with the signs fixed, and they drop coordinates that
-    have stopped moving. Once a full sweep moves nothing by more than ``coef_tol``, the
+    have stopped moving. Once a full sweep moves nothing by more than ``coef_tol`` (or,
+    failing that, after ``FORCED_CHECK_SWEEPS`` sweeps, then twice as many each time), the
     gradient of every feature is computed from a freshly computed residual: KKT violators
     join the working set, and the duality gap over all features decides.
 
@@ -607,6 +609,13 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
         n_sup = 0
         wait = 0            # sweeps to go before the next full check after a gap miss
         pause = 1
+        # the lasso's full check also runs, settled or not, once this many sweeps have passed
+        # (then at twice as many): where columns coincide, the lasso has many solutions, and
+        # coordinate descent and the support's Newton steps can trade weight between them
+        # forever, so the coefficients never settle. Its fitted values are unique, though, and
+        # the gap bounds their distance to the optimal ones (||X (b - b*)||_W^2 <= 2 gap), so
+        # the gap decides there. With an L2 term the coefficients are unique and must settle.
+        check_at = FORCED_CHECK_SWEEPS
         while it < max_iter:
             it += 1
             idx, n_idx = (ws, n_ws) if full else (act, n_act)
@@ -651,7 +660,7 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
                             keep += 1
                     n_act = keep
                 continue
-            if not settled:
+            if not settled and (it < check_at or l2r > 0.0):
                 n_act = 0
                 for t in range(n_ws):
                     j = ws[t]
@@ -664,7 +673,10 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
                     Hb = np.empty((ANDERSON_K + 1, min(p, n_act + n_act // 16)))
                 n_sup = 0
                 continue
-            if wait > 0:
+            forced = not settled
+            if forced:
+                check_at = 2 * it
+            elif wait > 0:
                 wait -= 1
                 continue
             # the working set has converged: check all features (the free features are
@@ -704,7 +716,8 @@ def naive_path(D, sparse, unit_w, yc, G_diag, inv_scale, skip, alphas, l1_ratio,
                 _residual(D, sparse, unit_w, yc, beta, inv_scale, v, st)
                 primal = _objective(v, st, w, beta, ws[:n_ws], pf, l1r, l2r)
                 gap = primal - best_dual
-                if (gap <= tol * primal or gap <= floor) and max_step <= coef_tol * max_coef:
+                if (gap <= tol * primal or gap <= floor) and \
+                        (forced or max_step <= coef_tol * max_coef):
                     _gradient_all(D, sparse, v, st, inv_scale, skip, q)
                     done = True
                     break

@@ -74,7 +74,11 @@ class Certificate:
         ``duality_gap <= tol * primal`` (or the numerical floor of the Gram form)
         was reached and the last sweep moved no coefficient by more than
         ``tol * max|b|``; where no finite gap exists (bounded unpenalised
-        features) the KKT violation takes the gap's place.
+        features) the KKT violation takes the gap's place. For the lasso on X
+        (naive solver) the gap alone decides once 100 sweeps at one alpha have
+        not settled the coefficients: with coinciding columns they need not be
+        unique and may never settle, while the fitted values are unique and
+        within ``sqrt(2 gap)`` (weighted norm) of the optimal ones.
     tol : float
         Relative duality-gap tolerance requested.
     """
