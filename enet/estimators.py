@@ -131,8 +131,12 @@ class ElasticNet(_LinearPredictMixin, BaseEstimator):
     coef_ : ndarray of shape (n_features,)
     intercept_ : float
     n_iter_ : int
+        Coordinate-descent sweeps. A cold start that does not converge (far below
+        alpha_max on p >> n data with little L1, say) is followed by a warm-started path
+        from alpha_max down to ``alpha``; then these are the path's sweeps.
     dual_gap_ : float
     certificate_ : enet.core.path.Certificate
+        Duality gap, KKT violation and convergence of the solution.
     solver_ : str
         The solver used.
     """
@@ -181,16 +185,44 @@ class ElasticNet(_LinearPredictMixin, BaseEstimator):
                         upper_bounds=self.upper_bounds, positive=self.positive,
                         tol=self.tol, max_iter=self.max_iter)
         if self.solver_ == "naive":
-            res = path_from_arrays(X, y, sample_weight=w, **settings)
+            def solve(**kw):
+                return path_from_arrays(X, y, sample_weight=w, **kw)
         else:
-            res = path_from_stats(_fold_stats(X, y, w, np.zeros(X.shape[0], np.int64), 1)[0],
-                                  **settings)
-        self.coef_ = res.coef_at(0)
-        self.intercept_ = float(res.intercept[0])
-        self.n_iter_ = int(res.certificate.n_iter[0])
-        self.dual_gap_ = float(res.certificate.duality_gap[0])
-        self.certificate_ = res.certificate
+            stats = _fold_stats(X, y, w, np.zeros(X.shape[0], np.int64), 1)[0]
+
+            def solve(**kw):
+                return path_from_stats(stats, **kw)
+        res = solve(**settings, warn=False)
+        if not res.certificate.converged[0]:
+            res = _solve_along_path(solve, settings, self.alpha)
+        last = len(res.alphas) - 1
+        self.coef_ = res.coef_at(last)
+        self.intercept_ = float(res.intercept[last])
+        self.n_iter_ = int(res.certificate.n_iter.sum())
+        self.dual_gap_ = float(res.certificate.duality_gap[last])
+        self.certificate_ = res.certificate.at(last)
         return self
+
+
+# points per decade of alpha when a single fit is reached along a warm-started path
+_POINTS_PER_DECADE = 10
+
+
+def _solve_along_path(solve, settings: dict, alpha: float):
+    """Reach ``alpha`` from alpha_max along a warm-started path, warning if even that fails.
+
+    A cold start far below alpha_max can stall (on p >> n data with little L1, coordinate
+    descent from zero crawls along the ill-conditioned directions), while each step of a
+    path starts next to its answer: glmnet's reason to always fit along a path.
+    """
+    top = solve(**dict(settings, alphas=None, n_alphas=1, eps=None), warn=False).alphas[0]
+    decades = np.log10(top / alpha) if np.isfinite(top) and top > alpha > 0 else 0.0
+    if decades <= 0.0:
+        return solve(**settings, warn=True)
+    n_points = int(min(max(np.ceil(decades * _POINTS_PER_DECADE), 2), 200)) + 1
+    alphas = np.geomspace(top, alpha, n_points)
+    alphas[-1] = alpha
+    return solve(**dict(settings, alphas=alphas), warn=True)
 
 
 def fold_ids_from_cv(cv, n_rows: int, groups=None, X=None, y=None, seed: int = 0) -> np.ndarray:

@@ -232,3 +232,30 @@ def test_lasso_path_to_interpolation_converges(rng):
     assert cert.converged.all() and np.all(cert.relative_gap <= 1e-7)
     assert np.count_nonzero(res.coef[-1]) > 0.9 * n         # the regime that used to stall
     assert_kkt(X, y, None, res, standardize=False)
+
+
+@pytest.mark.parametrize("solver", ["naive", "covariance"])
+def test_single_fit_far_below_alpha_max_is_reached_along_a_path(solver):
+    """p >> n with little L1 at a tiny alpha: coordinate descent from zero stalls (the
+    cold start stops at a relative gap near 0.3 after max_iter sweeps, as scikit-learn's
+    does), a warm-started path from alpha_max does not."""
+    import warnings
+
+    import enet
+    from enet.exceptions import ConvergenceWarning
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(25, 1000))
+    y = X[:, :5] @ np.ones(5) + rng.normal(size=25)
+    alpha, l1_ratio = 1e-4, 0.01
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        m = enet.ElasticNet(alpha=alpha, l1_ratio=l1_ratio, standardize=False,
+                            solver=solver).fit(X, y)
+    assert m.certificate_.converged.all() and m.certificate_.relative_gap[0] <= 1e-7
+    assert kkt_violation(X, y, m.coef_, m.intercept_, alpha, l1_ratio) < 1e-8
+    other = enet.ElasticNet(alpha=alpha, l1_ratio=l1_ratio, standardize=False,
+                            solver="covariance" if solver == "naive" else "naive").fit(X, y)
+    # the objective is strongly convex (L2 term): near-equal objectives, near-equal fits
+    np.testing.assert_allclose(X @ m.coef_ + m.intercept_, X @ other.coef_ + other.intercept_,
+                               rtol=0, atol=1e-4 * np.std(y))

@@ -94,6 +94,12 @@ class Certificate:
     def relative_gap(self) -> np.ndarray:
         return self.duality_gap / np.maximum(self.primal, np.finfo(float).tiny)
 
+    def at(self, k: int) -> "Certificate":
+        """The certificate of point ``k`` alone."""
+        return Certificate(self.n_iter[k:k + 1], self.duality_gap[k:k + 1],
+                           self.primal[k:k + 1], self.kkt_violation[k:k + 1],
+                           self.converged[k:k + 1], self.tol)
+
 
 @dataclass(frozen=True)
 class PathResult:
@@ -432,12 +438,13 @@ def finish_path(alphas: np.ndarray, out: tuple, l1_ratio: float, tol: float, war
         k = int(np.flatnonzero(~converged)[0])
         rel = gaps[k] / max(primals[k], 1e-300)
         why = (f"duality gap {gaps[k]:.3e} (relative {rel:.3e}) > tol {tol:g}" if rel > tol
-               else f"duality gap {rel:.3e} (relative) is within tol {tol:g} but the "
+               else f"the relative duality gap {rel:.3e} is within tol {tol:g}, but the "
                     f"coefficients were still moving")
+        sweeps = f"{n_iters[k]} sweep" + ("" if n_iters[k] == 1 else "s")
         warnings.warn(
             f"Elastic Net did not converge at alpha={alphas[k]:.6g} "
             f"({int((~converged).sum())} of {len(alphas)} path points): {why} after "
-            f"{n_iters[k]} sweeps; increase max_iter (or tol)",
+            f"{sweeps}; increase max_iter (or tol)",
             ConvergenceWarning, stacklevel=3)
     if sp.issparse(coefs):
         hit = constant[coefs.indices]
