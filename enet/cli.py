@@ -285,18 +285,25 @@ def train(
     """
     from enet.artifact import check_output_path, save_model
     from enet.data.matrix import is_matrix_file
-    from enet.train import TrainConfig, check_input_options, train_file, train_matrix
+    from enet.train import (MATRIX_TARGET_HINT, TrainConfig, check_input_options,
+                            check_table_pieces, train_file, train_matrix)
 
     with _user_errors():
         pieces = len(data) > 1 or data[0].is_dir() or engine != "local" or \
             bool(scheduler or spark_master)
         matrix = not pieces and is_matrix_file(data[0])
+        if pieces:
+            check_table_pieces(data, engine)
         if not matrix and not target:
+            hint = ("; an svmlight file needs the suffix .svm, .svmlight or .libsvm (a .txt "
+                    "file is read as a table)" if str(data[0]).lower().endswith(".txt") else "")
             raise UsageError("--target is required for a table (CSV or Parquet); name the "
-                             "column to predict")
+                             "column to predict" + hint)
         if matrix and (exclude or weight or group or categorical):
             raise UsageError("--exclude, --weight, --group and --categorical apply to tables, "
                              "not to a matrix file")
+        if matrix and target:
+            raise UsageError(MATRIX_TARGET_HINT)
         base = {"auto": None, "0": 0, "1": 1}.get(index_base, index_base)
         check_input_options(data[0], target_file, base, n_features)
         config = TrainConfig(target=target or "y", exclude=_names(exclude), weight=weight,
@@ -356,6 +363,13 @@ def train(
                 err.print(f"logged MLflow run {run}", highlight=False)
 
 
+def _solver_text(model) -> str:
+    """The solver that trained ``model`` and who chose it."""
+    how = ("set by --solver" if model.params.get("solver", "auto") != "auto"
+           else "chosen from rows, features and sparsity")
+    return f"{model.certificate.get('solver', 'covariance')} ({how})"
+
+
 def _print_summary(model, output: str, elapsed: float) -> None:
     m, c = model.metrics, model.certificate
     t = Table(title="enet train", show_header=False, title_justify="left")
@@ -377,7 +391,7 @@ def _print_summary(model, output: str, elapsed: float) -> None:
         _row(t, "inputs", ", ".join(f"{kinds.count(k)} {k}" for k in ("numeric", "boolean",
                                                                          "categorical")
                                       if kinds.count(k)) + f" -> {len(model.features)} features")
-    _row(t, "solver", model.certificate.get("solver", "covariance"))
+    _row(t, "solver", _solver_text(model))
     _row(t, "folds", f"{model.params['folds']} ({model.params['fold_rule']})")
     _row(t, "alpha", f"{model.alpha:.6g}")
     _row(t, "l1_ratio", f"{model.l1_ratio:g}")
@@ -416,6 +430,9 @@ def predict(
     no_quoting: NoQuotingOpt = False,
     encoding: EncodingOpt = "utf-8",
     na_value: NaValueOpt = None,
+    index_base: Annotated[Optional[str], typer.Option(
+        help="Feature index base of an svmlight scoring file (0 or 1), when it differs "
+             "from the model's training file (inspect shows that base).")] = None,
     engine: EngineOpt = "local",
     scheduler: SchedulerOpt = None,
     spark_master: SparkMasterOpt = None,
@@ -433,6 +450,8 @@ def predict(
         csv = _csv_options(delimiter, quote_char, no_quoting, encoding, na_value)
         m = resolve_model(model, registry)
         if len(data) > 1 or data[0].is_dir() or engine != "local" or scheduler or spark_master:
+            if index_base is not None:
+                raise UsageError("--index-base applies to one svmlight scoring file")
             from enet.score_scale import predict_files
             counts = predict_files(m, data, output, _names(keep), strict, engine, scheduler,
                                    spark_master, csv)
@@ -440,7 +459,9 @@ def predict(
             with _progress(quiet) as progress:
                 scoring = (lambda rows, frac: progress("scoring", rows, frac)) if progress \
                     else None
-                counts = predict_file(m, data[0], output, _names(keep), scoring, strict, csv)
+                base = {None: None, "0": 0, "1": 1}.get(index_base, index_base)
+                counts = predict_file(m, data[0], output, _names(keep), scoring, strict, csv,
+                                      base)
         if not quiet:
             for note in counts.notes():
                 err.print(f"note: {escape(note)}", highlight=False, soft_wrap=True)
@@ -479,7 +500,7 @@ def inspect(
         _row(t, "nonzero", f"{m.n_nonzero} of {len(m.features)}")
         _row(t, "intercept", f"{m.intercept:.8g}")
         _row(t, "standardize", str(m.params.get("standardize")))
-        _row(t, "solver", str(cert.get("solver", "covariance")))
+        _row(t, "solver", _solver_text(m))
         _row(t, "certificate", f"converged={cert['converged']}  duality gap "
                                  f"{max(cert['duality_gap'], 0.0):.3e} (relative "
                                  f"{max(cert['relative_gap'], 0.0):.2e}, "

@@ -121,6 +121,29 @@ class Model:
         check_predictions(pred, X, self.coef, self.features, first_row)
         return pred
 
+    def _checked_matrix(self, X):
+        """A user's matrix as 2-d float64 (sparse kept sparse), refused with its first
+        missing or infinite value named: a matrix has no fill values."""
+        sparse = hasattr(X, "tocsr")
+        X = X.tocsr().astype(np.float64) if sparse else np.asarray(X, dtype=np.float64)
+        if X.ndim != 2:
+            hint = "; for one row use x.reshape(1, -1)" if X.ndim == 1 else ""
+            raise DataError(f"input: a {X.ndim}-d array of shape {X.shape}; a matrix (rows x "
+                            f"features) is needed{hint}")
+        values = X.data if sparse else X
+        if not np.all(np.isfinite(values)):
+            if sparse:
+                coo = X.tocoo()
+                k = int(np.flatnonzero(~np.isfinite(coo.data))[0])
+                i, j, value = int(coo.row[k]), int(coo.col[k]), coo.data[k]
+            else:
+                i, j = (int(v) for v in np.argwhere(~np.isfinite(X))[0])
+                value = X[i, j]
+            name = self.features[j] if j < len(self.features) else f"column {j}"
+            raise DataError(f"input: row {i + 1}, feature {name} is {value}; missing and "
+                            f"infinite values are not allowed in a matrix (fill or drop them)")
+        return X
+
     def predict(self, data, strict: bool = False, counts: ScoreCounts | None = None
                 ) -> np.ndarray:
         """Predictions for a pandas or polars DataFrame, Arrow table, dict of columns,
@@ -146,7 +169,7 @@ class Model:
             return self.predict_matrix(load_matrix(data, n_features=matrix["n_features"],
                                                    index_base=matrix["index_base"]).X)
         if hasattr(data, "tocsr") or (matrix is not None and isinstance(data, np.ndarray)):
-            return self.predict_matrix(data)     # positional columns, as in training
+            return self.predict_matrix(self._checked_matrix(data))   # positional columns
         if isinstance(data, (str, os.PathLike)):
             source = open_source(data, CsvOptions(na_values=self.manifest.na_values,
                                                   default_na=self.manifest.default_na))

@@ -38,6 +38,9 @@ class FilePiece:
     row_groups: tuple[int, ...] | None = None
 
 
+# the files of a directory that are read as pieces of its table
+TABLE_PIECE_SUFFIXES = (".parquet", ".pq", ".csv", ".csv.gz", ".tsv")
+
 def expand_paths(paths) -> list[str]:
     """File names from paths, directories (their Parquet/CSV files, sorted) and glob
     patterns (sorted), in the order given.
@@ -53,7 +56,7 @@ def expand_paths(paths) -> list[str]:
     for p in map(os.fspath, paths):
         if os.path.isdir(p):
             found = sorted(f for f in glob.glob(os.path.join(p, "*"))
-                           if f.lower().endswith((".parquet", ".pq", ".csv", ".csv.gz", ".tsv")))
+                           if f.lower().endswith(TABLE_PIECE_SUFFIXES))
             if not found:
                 raise DataError(f"{p}: the directory holds no Parquet or CSV files")
             out.extend(found)

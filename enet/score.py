@@ -36,7 +36,8 @@ def _output_format(path: str) -> str:
 def predict_file(model: Model, input_path: str | os.PathLike, output_path: str | os.PathLike,
                  keep: list[str] = (),
                  progress: Callable[[int, "float | None"], None] | None = None,
-                 strict: bool = False, csv_options: CsvOptions | None = None) -> ScoreCounts:
+                 strict: bool = False, csv_options: CsvOptions | None = None,
+                 index_base: int | None = None) -> ScoreCounts:
     """Score every row of a table, keeping row order.
 
     Parameters
@@ -56,6 +57,9 @@ def predict_file(model: Model, input_path: str | os.PathLike, output_path: str |
         Reject extra columns and unseen categorical levels instead of noting them.
     csv_options : CsvOptions, optional
         Delimiter, quoting, encoding and missing-value spellings of a CSV input.
+    index_base : {0, 1}, optional
+        Index base of an svmlight input, when it differs from the model's training file
+        (by default the model's).
 
     Returns
     -------
@@ -65,8 +69,12 @@ def predict_file(model: Model, input_path: str | os.PathLike, output_path: str |
     output_path = os.fspath(output_path)
     fmt = _output_format(output_path)
     from enet.data.matrix import is_matrix_file
+    svmlight = is_matrix_file(input_path) and not os.fspath(input_path).lower().endswith(".npz")
+    if index_base not in (None, 0, 1) or (index_base is not None and not svmlight):
+        raise UsageError("--index-base applies to an svmlight scoring file and is 0 or 1")
     if is_matrix_file(input_path):
-        return _predict_matrix_file(model, os.fspath(input_path), output_path, fmt, keep)
+        return _predict_matrix_file(model, os.fspath(input_path), output_path, fmt, keep,
+                                    index_base)
     # the model's missing-value spellings hold wherever it scores
     csv_options = csv_options or CsvOptions()
     csv_options = replace(csv_options, default_na=model.manifest.default_na, na_values=tuple(
@@ -138,7 +146,7 @@ def _atomic_output(output_path: str, fmt: str) -> Iterator[str]:
 
 
 def _predict_matrix_file(model: Model, input_path: str, output_path: str, fmt: str,
-                         keep: list[str]) -> ScoreCounts:
+                         keep: list[str], index_base: int | None = None) -> ScoreCounts:
     """Score an svmlight/.npz matrix (model trained on a matrix): one prediction per row."""
     from enet.data.matrix import load_matrix
 
@@ -149,8 +157,8 @@ def _predict_matrix_file(model: Model, input_path: str, output_path: str, fmt: s
     if keep:
         raise UsageError("--keep applies to tables; a matrix file has no named columns")
     _refuse_overwrite(output_path, input_path)
-    data = load_matrix(input_path, n_features=matrix["n_features"],
-                       index_base=matrix["index_base"])
+    base = matrix["index_base"] if index_base is None else index_base
+    data = load_matrix(input_path, n_features=matrix["n_features"], index_base=base)
     pred = model.predict_matrix(data.X)
     out = pa.table({PREDICTION: pa.array(pred, pa.float64())})
     with _atomic_output(output_path, fmt) as tmp:

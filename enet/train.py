@@ -31,7 +31,7 @@ from enet.exceptions import DataError, UsageError
 from enet.model import Model
 from enet.monitor.profile import TrainingProfiler
 from enet.passes import FoldRule, Ranges, RowCounts, StatsPartial, training_blocks
-from enet.pieces import source_digest
+from enet.pieces import TABLE_PIECE_SUFFIXES, source_digest
 from enet.stability_selection import block_ids, blocks_per_fold, selection_frequencies
 
 __all__ = ["TrainConfig", "check_input_options", "train_file", "train_table", "train_matrix",
@@ -579,6 +579,33 @@ def _fit_arrays(X, y: np.ndarray, w: np.ndarray | None, fold: np.ndarray,
     return model
 
 
+MATRIX_TARGET_HINT = ("--target names a table's column; a matrix file has no columns to name: "
+                      "an svmlight file carries its target values and a .npz matrix takes "
+                      "--target-file")
+
+
+def check_table_pieces(paths, engine: str | None = "local") -> None:
+    """Refuse matrix files where a table in pieces is expected (several files, a directory,
+    or a Dask/Spark engine): a matrix is trained from one file, in memory, on this machine."""
+    from enet.data.matrix import MATRIX_SUFFIXES, is_matrix_file
+
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    for path in map(os.fspath, paths):
+        inside = []
+        if os.path.isdir(path):         # matrix files only (a directory's tables are read)
+            names = sorted(os.listdir(path))
+            inside = [f for f in names if is_matrix_file(f)]
+            if any(f.lower().endswith(TABLE_PIECE_SUFFIXES) for f in names):
+                inside = []
+        if is_matrix_file(path) or inside:
+            what = os.path.join(path, inside[0]) if inside else path
+            why = (f"--engine {engine} reads tables" if engine not in (None, "local")
+                   else "several files or a directory are the pieces of one table")
+            raise UsageError(f"{what}: a sparse matrix is trained from one file on the local "
+                             f"engine ({why}); pass a single {'/'.join(MATRIX_SUFFIXES[:3])} "
+                             f"or .npz file")
+
+
 def check_input_options(path: str | os.PathLike, target_file=None,
                         index_base: int | None = None, n_features: int | None = None) -> None:
     """Refuse input options that do not apply to ``path``: ``index_base`` and ``n_features``
@@ -637,6 +664,8 @@ def _train_on_matrix(X, y: np.ndarray, index_base: int, fmt: str, config: TrainC
     from enet.core.naive import choose_solver
 
     n, p = X.shape
+    if n == 0:
+        raise DataError(f"{label}: the matrix has no rows; nothing to train on")
     if n < max(config.folds, 2):
         raise DataError(f"{label}: {n} row(s) are too few for {config.folds}-fold "
                         f"cross-validation; use more rows or fewer --folds (at least 2)")
@@ -644,6 +673,9 @@ def _train_on_matrix(X, y: np.ndarray, index_base: int, fmt: str, config: TrainC
         raise DataError(f"{label}: the matrix has no feature columns")
     fold = kfold_ids(0, n, config.folds, config.seed)
     manifest = FeatureManifest.for_matrix(p, index_base, fmt)
+    if sp.issparse(X) and np.count_nonzero(X.data) < X.nnz:
+        X = X.copy()            # stored zeros cost sweeps and misstate the density
+        X.eliminate_zeros()
     nnz = X.nnz if sp.issparse(X) else n * p
     solver = config.solver
     if solver == "auto":
@@ -689,6 +721,15 @@ def _train_sparse(X, y, config: TrainConfig) -> Model:
         h.update(np.ascontiguousarray(arr).tobytes())
     return _train_on_matrix(X, y, 0, "memory", config, "input",
                             {"path": None, "sha256": h.hexdigest(), "format": "memory"})
+
+
+def _given(value) -> bool:
+    """An option was given: not None, not an empty name or list (arrays count as given)."""
+    if value is None:
+        return False
+    if isinstance(value, (str, list, tuple)):
+        return len(value) > 0
+    return True
 
 
 def train_model(data, target: str = "y", *, y=None, progress: Progress | None = None,
@@ -740,17 +781,23 @@ def train_model(data, target: str = "y", *, y=None, progress: Progress | None = 
         from enet.train_scale import train_files, train_frame
         if frame_kind(data):
             return train_frame(data, config, scale.get("client"))
+        check_table_pieces(data, scale.get("engine", "local"))
         return train_files(data, config, scale.get("engine", "local"), scale.get("scheduler"),
                            scale.get("spark_master"), csv_options)
     if isinstance(data, (str, os.PathLike)):
         from enet.data.matrix import is_matrix_file
         if is_matrix_file(data):
+            if target != "y":
+                raise UsageError(MATRIX_TARGET_HINT)
             return train_matrix(data, config, target_file, index_base, n_features)
         check_input_options(data, target_file, index_base, n_features)
         return train_file(data, config, progress, csv_options)
     if sp.issparse(data):
         table_only = [k for k in ("exclude", "weight", "group", "categorical", "na_values")
-                      if options.get(k)]
+                      if _given(options.get(k))]
+        if "weight" in table_only and not isinstance(options["weight"], str):
+            raise UsageError("weight= names a table's weight column; for a sparse matrix with "
+                             "row weights use enet.ElasticNetCV().fit(X, y, sample_weight=w)")
         if table_only or target != "y":
             raise UsageError(f"{', '.join(table_only) or 'target'} applies to tables, not to "
                              f"a sparse matrix (pass y=)")

@@ -291,8 +291,8 @@ def test_broken_matrix_and_target_files_are_one_line_errors(rng, tmp_path):
     np.save(tmp_path / "dates.npy", np.arange(40).astype("datetime64[D]"))
     np.save(tmp_path / "nan.npy", np.where(np.arange(40) == 7, np.nan, 1.0))
     cases = [(("cut.npz", "y.npy"), "not a scipy sparse matrix"),
-             (("outside.npz", "y.npy"), "not a scipy sparse matrix"),
-             (("negative.npz", "y.npy"), "not a scipy sparse matrix"),
+             (("outside.npz", "y.npy"), "outside.npz: the file is damaged"),
+             (("negative.npz", "y.npy"), "negative.npz: the file is damaged"),
              (("vector.npz", "y.npy"), "a 1-d array; a matrix"),
              (("X.npz", "dates.npy"), "values of type datetime64[D]"),
              (("X.npz", "nan.npy"), "nan.npy: target value 8 is nan"),
@@ -308,9 +308,11 @@ def test_broken_matrix_and_target_files_are_one_line_errors(rng, tmp_path):
     r = cli("train", tmp_path / "X.npz", "--target-file", tmp_path / "y.npy", "-o",
             tmp_path / "m", "-q", "--folds", "2")
     assert r.exit_code == 0, r.output
-    for broken in ("cut.npz", "outside.npz", "negative.npz"):
+    for broken, message in (("cut.npz", "not a scipy sparse matrix"),
+                            ("outside.npz", "the file is damaged"),
+                            ("negative.npz", "the file is damaged")):
         r = cli("predict", tmp_path / "m", tmp_path / broken, "-o", tmp_path / "p.csv")
-        assert r.exit_code == 2 and "not a scipy sparse matrix" in r.output
+        assert r.exit_code == 2 and message in r.output
         assert not (tmp_path / "p.csv").exists()
     r = cli("inspect", tmp_path / "m")
     assert r.exit_code == 0 and "a matrix model keeps no per-feature profile" in r.output
@@ -352,3 +354,102 @@ def test_standardised_coefficients_at_a_bound_stay_on_it(rng, solver):
     assert est.coef_.min() >= -0.1 and est.coef_.max() <= 0.1
     assert kkt_violation(X, y, est.coef_, est.intercept_, 1e-3, 0.5, lower_bounds=-0.1,
                          upper_bounds=0.1, standardize=True) < 1e-7
+
+
+def test_wrong_matrix_inputs_say_what_is_wrong(rng, tmp_path):
+    """Each mistake is named for what it is (not a generic "--target is required")."""
+    X = sp.random(40, 30, density=0.2, random_state=np.random.RandomState(3), format="csr")
+    y = rng.standard_normal(40)
+    sp.save_npz(tmp_path / "X.npz", X)
+    np.save(tmp_path / "y.npy", y)
+    np.save(tmp_path / "y2.npy", np.c_[y, y])
+    dump_svmlight_file(X, y, str(tmp_path / "a.svm"), zero_based=True)
+    (tmp_path / "dir").mkdir()
+    dump_svmlight_file(X, y, str(tmp_path / "dir" / "b.svm"), zero_based=False)
+    (tmp_path / "a.txt").write_text((tmp_path / "a.svm").read_text())
+    (tmp_path / "bad.txt").write_text("\n".join(map(str, y[:20])) + "\ny\n" +
+                                      "\n".join(map(str, y[20:39])) + "\n")
+    (tmp_path / "empty.svm").write_text("")
+    out = ("-o", tmp_path / "m", "-q")
+    cases = [
+        (("a.svm", "a.svm"), "trained from one file on the local engine (several files"),
+        (("dir",), "b.svm: a sparse matrix is trained from one file"),
+        (("X.npz", "--target-file", "y.npy", "--engine", "dask", "--scheduler",
+          "tcp://127.0.0.1:1"), "(--engine dask reads tables)"),
+        (("a.txt",), "an svmlight file needs the suffix .svm"),
+        (("X.npz", "--target-file", "y.npy", "-t", "price"), "--target names a table's column"),
+        (("a.svm", "-t", "y"), "--target names a table's column"),
+        (("a.svm", "--index-base", "1"), "feature index 0, but --index-base 1 was given"),
+        (("X.npz", "--target-file", "bad.txt"), "line 21 is 'y', not a number"),
+        (("X.npz", "--target-file", "y2.npy"), "the target is a 40 x 2 array"),
+        (("empty.svm",), "the matrix has no rows"),
+    ]
+    for args, message in cases:
+        r = cli("train", *[tmp_path / a if (tmp_path / a).exists() else a for a in args], *out)
+        text = " ".join(r.output.split())
+        assert r.exit_code == 2 and message in text, (args, r.output)
+        assert "Traceback" not in r.output and not (tmp_path / "m").exists()
+    with pytest.raises(enet.UsageError, match="sample_weight=w"):
+        enet.train_model(X, y=y, weight=np.ones(40))
+    with pytest.raises(enet.UsageError, match="--target names a table's column"):
+        enet.train_model(tmp_path / "X.npz", target="price", target_file=tmp_path / "y.npy")
+
+
+def test_matrix_predictions_refuse_bad_arrays_by_name(rng, tmp_path):
+    X = sp.random(40, 30, density=0.2, random_state=np.random.RandomState(4), format="csr")
+    y = rng.standard_normal(40)
+    model = enet.train_model(X, y=y, folds=2)
+    with pytest.raises(enet.DataError, match=r"1-d array of shape \(30,\).*reshape\(1, -1\)"):
+        model.predict(X.toarray()[0])
+    Xn = X.copy()
+    k = 5
+    Xn.data[k] = np.nan
+    row = int(np.searchsorted(Xn.indptr, k, side="right")) - 1
+    with pytest.raises(enet.DataError, match=rf"row {row + 1}, feature f{Xn.indices[k]} is nan"):
+        model.predict(Xn)
+    D = X.toarray()
+    D[6, 2] = np.inf
+    with pytest.raises(enet.DataError, match="row 7, feature f2 is inf"):
+        model.predict(D)
+    np.testing.assert_allclose(model.predict(X), model.predict(X.toarray()), rtol=1e-12)
+
+
+def test_stored_zeros_do_not_count_as_nonzeros_and_the_input_is_left_alone(rng):
+    X = sp.random(60, 200, density=0.1, random_state=np.random.RandomState(5), format="csr")
+    y = rng.standard_normal(60)
+    padded = X.copy()
+    padded.data[::2] = 0.0                  # stored zeros
+    stored = padded.nnz
+    model = enet.train_model(padded, y=y, folds=2)
+    assert padded.nnz == stored
+    assert model.profile["density"] == pytest.approx(np.count_nonzero(padded.data) / (60 * 200))
+    clean = padded.copy()
+    clean.eliminate_zeros()
+    np.testing.assert_array_equal(model.coef, enet.train_model(clean, y=y, folds=2).coef)
+
+
+def test_predict_index_base_reads_a_one_based_file_for_a_zero_based_model(rng, tmp_path):
+    X = sp.random(50, 20, density=0.3, random_state=np.random.RandomState(6), format="csr")
+    D = X.toarray()
+    D[:, -1] = 0.0                          # the last feature empty: no index tells the base
+    X = sp.csr_matrix(D)
+    y = D @ rng.standard_normal(20) + 0.1 * rng.standard_normal(50)
+    sp.save_npz(tmp_path / "X.npz", sp.csr_matrix(X))
+    np.save(tmp_path / "y.npy", y)
+    assert cli("train", tmp_path / "X.npz", "--target-file", tmp_path / "y.npy", "-o",
+               tmp_path / "m", "-q", "--folds", "2").exit_code == 0
+    # a libsvm (one-based) file whose last feature is empty: read zero-based by default
+    dump_svmlight_file(X, y, str(tmp_path / "one.svm"), zero_based=False)
+    r = cli("predict", tmp_path / "m", tmp_path / "one.svm", "-o", tmp_path / "p.csv",
+            "--index-base", "1", "-q")
+    assert r.exit_code == 0, r.output
+    model = load_model(tmp_path / "m")
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "p.csv")["prediction"],
+                               model.predict(X), rtol=1e-12)
+    r = cli("predict", tmp_path / "m", tmp_path / "one.svm", "-o", tmp_path / "s.csv", "-q")
+    assert r.exit_code == 0      # the model's base: shifted by one feature, as documented
+    assert not np.allclose(pd.read_csv(tmp_path / "s.csv")["prediction"], model.predict(X))
+    r = cli("predict", tmp_path / "m", tmp_path / "X.npz", "-o", tmp_path / "q.csv",
+            "--index-base", "1")
+    assert r.exit_code == 2 and "--index-base applies to an svmlight scoring file" in r.output
+    assert not (tmp_path / "q.csv").exists()

@@ -61,10 +61,16 @@ def _read_target(path: str, n: int) -> np.ndarray:
             else:
                 y = np.loadtxt(path, dtype=np.float64, ndmin=1)
         _require_real(y.dtype)
-        y = np.asarray(y, dtype=np.float64).ravel()
     except (ValueError, TypeError, OSError, EOFError) as exc:
-        raise DataError(f"{path}: cannot read the target values: {str(exc).splitlines()[0]}; "
-                        f"use .npy or a text file with one number per line") from None
+        line = None if path.lower().endswith(".npy") else _first_bad_line(path)
+        why = (f"line {line[0]} is {line[1]!r}, not a number" if line
+               else str(exc).splitlines()[0].rstrip("."))
+        raise DataError(f"{path}: cannot read the target values: {why}; use .npy or a text "
+                        f"file with one number per line (no header)") from None
+    if y.ndim > 1 and sum(d > 1 for d in y.shape) > 1:
+        raise DataError(f"{path}: the target is a {' x '.join(map(str, y.shape))} array; it "
+                        f"needs one value per row (a 1-d array or a single column)")
+    y = np.asarray(y, dtype=np.float64).ravel()
     if y.size != n:
         raise DataError(f"{path}: {y.size} target values for {n} rows of the matrix")
     if not np.all(np.isfinite(y)):
@@ -73,10 +79,28 @@ def _read_target(path: str, n: int) -> np.ndarray:
     return y
 
 
+def _first_bad_line(path: str) -> tuple[int, str] | None:
+    """The first line of a text target file that is not a number (blank lines and #
+    comments are skipped, as numpy does): its number, counted from 1, and its text."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for number, line in enumerate(fh, 1):
+                text = line.split("#", 1)[0].strip()
+                if not text:
+                    continue
+                try:
+                    float(text)
+                except ValueError:
+                    return number, text[:40]
+    except OSError:
+        return None
+    return None
+
+
 def _require_real(dtype: np.dtype) -> None:
     """Raise ValueError unless values of ``dtype`` are real numbers (or booleans)."""
     if np.issubdtype(dtype, np.complexfloating):
-        raise ValueError(f"complex values ({dtype}) are not allowed")
+        raise ValueError(f"complex values ({dtype}); a matrix of real numbers is needed")
     if not (np.issubdtype(dtype, np.number) or dtype == np.bool_):
         raise ValueError(f"values of type {dtype}; numbers are needed")
 
@@ -88,14 +112,19 @@ def _checked_npz(X) -> sp.csr_matrix:
         raise ValueError(f"a {X.ndim}-d array; a matrix (rows x features) is needed")
     _require_real(X.dtype)
     n, p = X.shape
-    if X.format in ("csr", "csc", "bsr"):
-        X.check_format(full_check=True)         # indptr and indices within the shape
-    elif X.format == "coo":
-        row, col = X.coords if hasattr(X, "coords") else (X.row, X.col)
-        if row.size and (row.min() < 0 or row.max() >= n or col.min() < 0 or col.max() >= p):
-            raise ValueError("entries outside the matrix's shape")
-    elif X.format != "dia":
-        raise ValueError(f"an unsupported sparse format ({X.format})")
+    try:
+        if X.format in ("csr", "csc", "bsr"):
+            X.check_format(full_check=True)         # indptr and indices within the shape
+        elif X.format == "coo":
+            row, col = X.coords if hasattr(X, "coords") else (X.row, X.col)
+            if row.size and (row.min() < 0 or row.max() >= n or col.min() < 0 or
+                             col.max() >= p):
+                raise ValueError("entries outside the matrix's shape")
+    except ValueError as exc:
+        raise ValueError(f"the file is damaged ({str(exc).splitlines()[0]}); save the matrix "
+                         f"again with scipy.sparse.save_npz") from None
+    if X.format not in ("csr", "csc", "bsr", "coo", "dia"):
+        raise ValueError(f"an unsupported sparse format ({X.format}); save it as CSR or CSC")
     return sp.csr_matrix(X, dtype=np.float64)
 
 
@@ -141,11 +170,15 @@ def load_matrix(path: str | os.PathLike, target_file: str | os.PathLike | None =
         raise DataError(f"{path}: no such file")
     if path.lower().endswith(".npz"):
         try:
-            X = _checked_npz(sp.load_npz(path))
+            X = sp.load_npz(path)
         except (ValueError, TypeError, OSError, KeyError, EOFError, IndexError, MemoryError,
                 zipfile.BadZipFile) as exc:
             raise DataError(f"{path}: not a scipy sparse matrix saved with "
                             f"scipy.sparse.save_npz ({str(exc).splitlines()[0]})") from None
+        try:
+            X = _checked_npz(X)
+        except (ValueError, TypeError, IndexError, MemoryError) as exc:
+            raise DataError(f"{path}: {str(exc).splitlines()[0]}") from None
         y = _read_target(os.fspath(target_file), X.shape[0]) if target_file else None
         fmt, base = "npz", 0
     else:
@@ -166,7 +199,8 @@ def load_matrix(path: str | os.PathLike, target_file: str | os.PathLike | None =
                 row = int(X[:, 0].tocoo().row.min()) + 1
                 fix = ("the model reads one-based indices, as it took its training file to "
                        "be; if that file was zero-based, retrain with --index-base 0"
-                       if for_model else "pass --index-base 0 for a zero-based file")
+                       if for_model else "--index-base 1 was given; pass --index-base 0 (or "
+                       "auto) for a zero-based file")
                 raise DataError(f"{path}: row {row} uses feature index 0, but {fix}")
             X = X[:, 1:] if X.shape[1] > 0 else X
         fmt = "svmlight"
@@ -184,8 +218,8 @@ def load_matrix(path: str | os.PathLike, target_file: str | os.PathLike | None =
             coo = X[:, n_features:].tocoo()
             if coo.nnz:
                 where = (f"the model's last feature f{n_features - 1 + base}: check the "
-                         f"file's index base and layout, or retrain with --n-features to "
-                         f"widen the model"
+                         f"file's index base (predict --index-base 0|1) and layout, or "
+                         f"retrain with --n-features to widen the model"
                          if for_model else
                          f"the last of --n-features {n_features} (f{n_features - 1 + base}); "
                          f"raise --n-features")
