@@ -285,6 +285,7 @@ def train(
     """
     from enet.artifact import check_output_path, save_model
     from enet.data.matrix import is_matrix_file
+    from enet.data.readers import is_table_file, unknown_file_type
     from enet.train import (MATRIX_TARGET_HINT, TrainConfig, check_input_options,
                             check_table_pieces, train_file, train_matrix)
 
@@ -294,6 +295,8 @@ def train(
         matrix = not pieces and is_matrix_file(data[0])
         if pieces:
             check_table_pieces(data, engine)
+        if not pieces and not matrix and not data[0].is_dir() and not is_table_file(data[0]):
+            raise unknown_file_type(data[0])
         if not matrix and not target:
             hint = ("; an svmlight file needs the suffix .svm, .svmlight or .libsvm (a .txt "
                     "file is read as a table)" if str(data[0]).lower().endswith(".txt") else "")
@@ -452,6 +455,8 @@ def predict(
         if len(data) > 1 or data[0].is_dir() or engine != "local" or scheduler or spark_master:
             if index_base is not None:
                 raise UsageError("--index-base applies to one svmlight scoring file")
+            from enet.train import check_table_pieces
+            check_table_pieces(data, engine, "scored")
             from enet.score_scale import predict_files
             counts = predict_files(m, data, output, _names(keep), strict, engine, scheduler,
                                    spark_master, csv)

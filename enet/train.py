@@ -8,6 +8,7 @@ CV grid then run on statistics only.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import hashlib
 import os
@@ -584,7 +585,7 @@ MATRIX_TARGET_HINT = ("--target names a table's column; a matrix file has no col
                       "--target-file")
 
 
-def check_table_pieces(paths, engine: str | None = "local") -> None:
+def check_table_pieces(paths, engine: str | None = "local", job: str = "trained") -> None:
     """Refuse matrix files where a table in pieces is expected (several files, a directory,
     or a Dask/Spark engine): a matrix is trained from one file, in memory, on this machine."""
     from enet.data.matrix import MATRIX_SUFFIXES, is_matrix_file
@@ -601,7 +602,7 @@ def check_table_pieces(paths, engine: str | None = "local") -> None:
             what = os.path.join(path, inside[0]) if inside else path
             why = (f"--engine {engine} reads tables" if engine not in (None, "local")
                    else "several files or a directory are the pieces of one table")
-            raise UsageError(f"{what}: a sparse matrix is trained from one file on the local "
+            raise UsageError(f"{what}: a sparse matrix is {job} from one file on the local "
                              f"engine ({why}); pass a single {'/'.join(MATRIX_SUFFIXES[:3])} "
                              f"or .npz file")
 
@@ -714,8 +715,14 @@ def _train_sparse(X, y, config: TrainConfig) -> Model:
     y = np.asarray(y, dtype=np.float64).ravel()
     if y.shape[0] != X.shape[0]:
         raise DataError(f"input: y has {y.shape[0]} values for {X.shape[0]} rows")
-    if not (np.all(np.isfinite(X.data)) and np.all(np.isfinite(y))):
-        raise DataError("input: X or y has missing or infinite values")
+    if not np.all(np.isfinite(y)):
+        i = int(np.flatnonzero(~np.isfinite(y))[0])
+        raise DataError(f"input: y[{i}] is {y[i]}; the target must be finite (drop that row)")
+    if not np.all(np.isfinite(X.data)):
+        coo = X.tocoo()
+        k = int(np.flatnonzero(~np.isfinite(coo.data))[0])
+        raise DataError(f"input: X[{coo.row[k]}, {coo.col[k]}] is {coo.data[k]}; missing and "
+                        f"infinite values are not allowed in a matrix (fill or drop them)")
     h = hashlib.sha256()
     for arr in (X.data, X.indices, X.indptr, y):
         h.update(np.ascontiguousarray(arr).tobytes())
@@ -771,10 +778,21 @@ def train_model(data, target: str = "y", *, y=None, progress: Progress | None = 
     """
     scale = {k: options.pop(k) for k in ("engine", "scheduler", "spark_master", "client")
              if k in options}
-    try:
-        config = TrainConfig(target=target, **options)
-    except TypeError as exc:
-        raise UsageError(f"unknown training option: {exc}") from None
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = [k for k in options if k not in known]
+    if unknown:
+        raise UsageError(f"unknown training option(s): {', '.join(unknown)}; train_model takes "
+                         f"{', '.join(sorted(known - {'target'}))}")
+    config = TrainConfig(target=target, **options)
+    path_given = isinstance(data, (str, os.PathLike))
+    if not path_given and (target_file is not None or index_base is not None or
+                           n_features is not None):
+        raise UsageError("target_file, index_base and n_features describe a matrix file; for "
+                         "in-memory data pass y= (and the matrix at its full width)")
+    if path_given and y is not None:
+        raise UsageError("y= gives the target of in-memory data; a .npz matrix file takes "
+                         "target_file=, an svmlight file carries its own, a table names its "
+                         "target column")
     from enet.pieces import frame_kind
     if frame_kind(data) or isinstance(data, (list, tuple)) or scale:
         # a Dask/Spark DataFrame, several files, or an engine: map over pieces

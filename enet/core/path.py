@@ -420,6 +420,40 @@ def finite_bounds(lower: np.ndarray, upper: np.ndarray):
     return None
 
 
+# standardised coefficients this small relative to the largest at their alpha are left-overs
+# of floating-point round-off (a coordinate a hair past its threshold), not selected features
+ROUND_OFF = 1e-12
+
+
+def _zero_round_off(coefs, bounds: tuple[np.ndarray, np.ndarray] | None) -> None:
+    """Set round-off coefficients to exactly zero, in place, where zero is allowed.
+
+    Zeroing ``b_j`` with ``|b_j| <= ROUND_OFF max|b|`` moves the objective by far less than
+    any tolerance and keeps the KKT conditions (its gradient sits at the threshold), but
+    keeps ``nonzero`` counts and coefficient lists honest.
+    """
+    if sp.issparse(coefs):
+        if coefs.nnz == 0:
+            return
+        size = np.abs(coefs.data)
+        rows = np.repeat(np.arange(coefs.shape[0]), np.diff(coefs.indptr))
+        top = np.zeros(coefs.shape[0])
+        np.maximum.at(top, rows, size)
+        tiny = size <= ROUND_OFF * top[rows]
+        if bounds is not None:
+            tiny &= (bounds[0][coefs.indices] <= 0.0) & (bounds[1][coefs.indices] >= 0.0)
+        if tiny.any():
+            coefs.data[tiny] = 0.0
+            coefs.eliminate_zeros()
+        return
+    size = np.abs(coefs)
+    tiny = size <= ROUND_OFF * size.max(axis=1, initial=0.0)[:, None]
+    tiny &= size > 0.0
+    if bounds is not None:
+        tiny &= (bounds[0] <= 0.0) & (bounds[1] >= 0.0)
+    coefs[tiny] = 0.0
+
+
 def finish_path(alphas: np.ndarray, out: tuple, l1_ratio: float, tol: float, warn: bool,
                 scale: np.ndarray, constant: np.ndarray, x_mean: np.ndarray, y_mean: float,
                 fit_intercept: bool, solver: str = "covariance",
@@ -446,6 +480,7 @@ def finish_path(alphas: np.ndarray, out: tuple, l1_ratio: float, tol: float, war
             f"({int((~converged).sum())} of {len(alphas)} path points): {why} after "
             f"{sweeps}; increase max_iter (or tol)",
             ConvergenceWarning, stacklevel=3)
+    _zero_round_off(coefs, bounds)
     if sp.issparse(coefs):
         hit = constant[coefs.indices]
         if hit.any():

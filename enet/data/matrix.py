@@ -186,8 +186,14 @@ def load_matrix(path: str | os.PathLike, target_file: str | os.PathLike | None =
         try:
             X, y = load_svmlight_file(path, dtype=np.float64, zero_based=True)
         except (ValueError, OSError, RuntimeError, OverflowError, EOFError) as exc:
-            raise DataError(f"{path}: not a valid svmlight/libsvm file: "
-                            f"{str(exc).splitlines()[0]}") from None
+            why = str(exc).splitlines()[0].rstrip(".")
+            hint = ""
+            if "could not convert" in why and ":" in why.split("string to float", 1)[-1]:
+                hint = ("; each line starts with its target value (for scoring, any number, "
+                        "e.g. 0) before the index:value pairs")
+            elif "sorted" in why:
+                hint = "; write each row's index:value pairs in increasing index order, once each"
+            raise DataError(f"{path}: not a valid svmlight/libsvm file: {why}{hint}") from None
         if target_file:
             raise UsageError(f"{path}: an svmlight file carries its own target values; drop "
                              f"--target-file")

@@ -563,8 +563,20 @@ def open_source(path: str | os.PathLike, csv_options: CsvOptions | None = None,
                           tuple(csv_options.na_values), csv_options.default_na)
         return TableSource(path, "csv", header, None, None, opts, size=os.path.getsize(path),
                            chunk_bytes=chunk_bytes)
-    raise DataError(f"{path}: unknown file type; use .csv, .csv.gz, .tsv or .parquet (or a "
-                    f".svm/.libsvm/.npz matrix for matrix models)")
+    raise unknown_file_type(path)
+
+
+def is_table_file(path: str | os.PathLike) -> bool:
+    """True for a path whose suffix names a CSV or Parquet table."""
+    return os.fspath(path).lower().endswith(_PARQUET_SUFFIXES + _CSV_SUFFIXES)
+
+
+def unknown_file_type(path: str | os.PathLike) -> DataError:
+    """The error for a file that is neither a table nor a matrix, by its suffix."""
+    hint = (" (a .npy array is not read: save a matrix with scipy.sparse.save_npz)"
+            if os.fspath(path).lower().endswith(".npy") else "")
+    return DataError(f"{os.fspath(path)}: unknown file type{hint}; use .csv, .csv.gz, .tsv or "
+                     f".parquet (or a .svm/.libsvm/.npz matrix)")
 
 
 def memory_source(data, name: str = "input", y=None,
