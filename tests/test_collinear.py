@@ -83,12 +83,58 @@ def test_duplicated_columns(rng, layout, l1_ratio, standardize):
     assert res.certificate.converged.all()
     assert np.all(res.certificate.relative_gap <= 1e-7)
     ref = check_against_sklearn(X, y, res, standardize)
-    # the duplicated group: its sum is unique; with a ridge part it is split evenly
+    # the duplicated group: its sum is unique; it is split evenly, by the ridge part or (for
+    # the lasso, whose solutions are any same-signed split) by enet.core.copies
     group = res.coef[-1, :3]
     assert abs(group.sum() - ref.coef_[:3].sum() / (X[:, 0].std() if standardize else 1.0)) \
         < 1e-5 * max(1.0, abs(group.sum()))
-    if l1_ratio < 1.0:
-        np.testing.assert_allclose(group, group.mean(), rtol=1e-5)
+    np.testing.assert_allclose(group, group.mean(), rtol=1e-5 if l1_ratio < 1.0 else 1e-12)
+
+
+@pytest.mark.parametrize("layout", ["dense", "sparse", "covariance"])
+def test_lasso_shares_weight_evenly_between_copies_up_to_scale_and_sign(rng, layout):
+    """Copies of a standardised column (equal, scaled by 3, negated) get equal standardised
+    weights with their signs: the minimum-norm lasso solution, whatever the layout; the
+    near copy (one entry changed) is a different column and is left alone."""
+    X, y = duplicated_design(rng)
+    X[:, 1] = 3.0 * X[:, 0]
+    X[:, 2] = -X[:, 0] + 7.0
+    kw = dict(l1_ratio=1.0, n_alphas=30, eps=1e-2, tol=1e-12)
+    res = enet_path(X, y, **kw) if layout == "covariance" else path_from_arrays(
+        sp.csc_matrix(X) if layout == "sparse" else X, y, **kw)
+    assert res.certificate.converged.all()
+    check_against_sklearn(X, y, res, standardize=True)
+    std = res.coef_at(len(res.alphas) - 1) * X.std(axis=0)
+    assert std[0] > 0
+    np.testing.assert_allclose(std[:3], [std[0], std[0], -std[0]], rtol=1e-12)
+    dense = path_from_arrays(X, y, **kw)
+    for k in range(len(res.alphas)):
+        np.testing.assert_allclose(res.coef_at(k), dense.coef_at(k), rtol=1e-6,
+                                   atol=1e-9 * np.abs(dense.coef_at(k)).max(initial=1.0))
+
+
+def test_lasso_cv_on_one_off_sparse_columns_does_not_depend_on_the_input_format():
+    """Sparse columns with one nonzero in a fold coincide once standardised: which split
+    of their weight a solver found used to decide the held-out errors, so float32 and
+    float64, sparse and dense, naive and covariance selected different alphas."""
+    import enet
+
+    rng = np.random.default_rng(0)
+    X = sp.random(60, 300, density=0.05, random_state=1, format="csr")
+    X.data = np.round(X.data * 10, 2)
+    b = np.zeros(300)
+    b[:10] = rng.normal(size=10)
+    y = X @ b + 0.1 * rng.normal(size=60)
+    fits = [enet.train_model(X, y=y, l1_ratios=[1.0]),
+            enet.train_model(X.astype(np.float32), y=y, l1_ratios=[1.0]),
+            enet.train_model(X, y=y, l1_ratios=[1.0], solver="covariance"),
+            enet.train_model(X.toarray(), y=y, l1_ratios=[1.0])]
+    first = fits[0]
+    for other in fits[1:]:
+        assert other.alpha == pytest.approx(first.alpha, rel=1e-12)
+        np.testing.assert_allclose(other.arrays["cv_mean"], first.arrays["cv_mean"], rtol=1e-6)
+        np.testing.assert_allclose(other.coef, first.coef, rtol=1e-6,
+                                   atol=1e-8 * np.abs(first.coef).max())
 
 
 @pytest.mark.parametrize("solver", ["naive", "covariance"])

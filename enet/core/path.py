@@ -408,6 +408,13 @@ def path_from_stats(stats: SufficientStats, *, l1_ratio: float = 0.5,
         beta = _unpenalised_start(problem, pf, lo, up, tol, max_iter)
         coefs, gaps, primals, n_iters, kkts, converged = _run_kernel(
             problem, alphas, l1_ratio, pf, lo, up, beta, tol, max_iter, max(amax, alphas[0]))
+    if l1_ratio == 1.0:
+        # the lasso's solutions among coinciding columns: the even split (enet.core.copies)
+        from enet.core.copies import copy_groups, probe_vectors, share_evenly
+        usable = ~problem.constant & np.isneginf(lo) & np.isposinf(up)
+        if np.count_nonzero(usable) >= 2:
+            group, sign = copy_groups(problem.G @ probe_vectors(p).T, usable, pf)
+            coefs = share_evenly(coefs, group, sign)
     return finish_path(alphas, (coefs, gaps, primals, n_iters, kkts, converged), l1_ratio, tol,
                        warn, problem.scale, problem.constant, problem.x_mean, problem.y_mean,
                        fit_intercept, bounds=finite_bounds(lower, upper))
