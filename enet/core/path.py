@@ -440,17 +440,23 @@ def _zero_round_off(coefs, bounds: tuple[np.ndarray, np.ndarray] | None) -> None
     keeps ``nonzero`` counts and coefficient lists honest.
     """
     if sp.issparse(coefs):
-        if coefs.nnz == 0:
-            return
-        size = np.abs(coefs.data)
-        rows = np.repeat(np.arange(coefs.shape[0]), np.diff(coefs.indptr))
-        top = np.zeros(coefs.shape[0])
-        np.maximum.at(top, rows, size)
-        tiny = size <= ROUND_OFF * top[rows]
-        if bounds is not None:
-            tiny &= (bounds[0][coefs.indices] <= 0.0) & (bounds[1][coefs.indices] >= 0.0)
-        if tiny.any():
-            coefs.data[tiny] = 0.0
+        # row by row: temporaries of one row, not of the whole path (a wide path's memory
+        # is part of the solver's budget)
+        found = False
+        for k in range(coefs.shape[0]):
+            row = slice(coefs.indptr[k], coefs.indptr[k + 1])
+            values = coefs.data[row]
+            if values.size == 0:
+                continue
+            size = np.abs(values)
+            tiny = size <= ROUND_OFF * size.max()
+            if bounds is not None:
+                cols = coefs.indices[row]
+                tiny &= (bounds[0][cols] <= 0.0) & (bounds[1][cols] >= 0.0)
+            if tiny.any():
+                values[tiny] = 0.0
+                found = True
+        if found:
             coefs.eliminate_zeros()
         return
     size = np.abs(coefs)
