@@ -259,3 +259,24 @@ def test_single_fit_far_below_alpha_max_is_reached_along_a_path(solver):
     # the objective is strongly convex (L2 term): near-equal objectives, near-equal fits
     np.testing.assert_allclose(X @ m.coef_ + m.intercept_, X @ other.coef_ + other.intercept_,
                                rtol=0, atol=1e-4 * np.std(y))
+
+
+@pytest.mark.parametrize("layout", ["dense", "csc"])
+def test_a_huge_value_on_a_row_weighted_zero_does_not_remove_its_column(layout):
+    """The constant-column test compared the spread with the largest |x| over all rows, so
+    1e14 on a zero-weight row (a held-out row in CV) zeroed a real feature, certified."""
+    import enet
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((30, 50))
+    y = 3 * X[:, 0] + 0.1 * rng.standard_normal(30)
+    X[0, 0] = 1e14
+    w = np.ones(30)
+    w[0] = 0.0
+    Xs = sp.csc_matrix(X) if layout == "csc" else X
+    m = enet.ElasticNet(alpha=0.01, l1_ratio=0.5, standardize=False,
+                        solver="naive").fit(Xs, y, sample_weight=w)
+    ref = SkElasticNet(alpha=0.01, l1_ratio=0.5, tol=1e-14, max_iter=100_000).fit(
+        X[1:], y[1:])
+    assert m.coef_[0] == pytest.approx(ref.coef_[0], rel=1e-6)
+    assert kkt_violation(X[1:], y[1:], m.coef_, m.intercept_, 0.01, 0.5) < 1e-8

@@ -822,7 +822,9 @@ def column_moments(D, sparse, fit_intercept):
     """Weighted mean, spread and ``sum_i w_i x_ij`` of every column (two passes).
 
     The spread is the weighted variance about the mean (with intercept) or the mean
-    square (without). Also returns the largest |x_ij| of each column.
+    square (without). Also returns the largest |x_ij| of each column over the rows that
+    count (w_i > 0): it decides which columns are constant, and a huge value on a row
+    weighted 0 (a held-out row in CV) must not make a column look constant.
     """
     X, data, indices, indptr, mean_unused, colw_unused, w, exact_unused, drow_unused = D
     n = w.shape[0]
@@ -838,11 +840,13 @@ def column_moments(D, sparse, fit_intercept):
             for k in range(indptr[j], indptr[j + 1]):
                 x = data[k]
                 s += w[indices[k]] * x
-                mx = max(mx, abs(x))
+                if w[indices[k]] > 0.0:
+                    mx = max(mx, abs(x))
         else:
             for i in range(n):
                 s += w[i] * X[j, i]
-                mx = max(mx, abs(X[j, i]))
+                if w[i] > 0.0:
+                    mx = max(mx, abs(X[j, i]))
         colw[j] = s
         maxabs[j] = mx
         m = s if fit_intercept else 0.0

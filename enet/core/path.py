@@ -485,8 +485,8 @@ def finish_path(alphas: np.ndarray, out: tuple, l1_ratio: float, tol: float, war
         k = int(np.flatnonzero(~converged)[0])
         rel = gaps[k] / max(primals[k], 1e-300)
         why = (f"duality gap {gaps[k]:.3e} (relative {rel:.3e}) > tol {tol:g}" if rel > tol
-               else f"the relative duality gap {rel:.3e} is within tol {tol:g}, but the "
-                    f"coefficients were still moving")
+               else f"the duality gap is within tol {tol:g}, but the coefficients were "
+                    f"still moving")
         sweeps = f"{n_iters[k]} sweep" + ("" if n_iters[k] == 1 else "s")
         warnings.warn(
             f"Elastic Net did not converge at alpha={alphas[k]:.6g} "
