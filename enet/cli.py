@@ -295,7 +295,7 @@ def train(
         matrix = not pieces and is_matrix_file(data[0])
         if pieces:
             check_table_pieces(data, engine)
-        if not pieces and not matrix and not data[0].is_dir() and not is_table_file(data[0]):
+        if not pieces and not matrix and not is_table_file(data[0]):
             raise unknown_file_type(data[0])
         if not matrix and not target:
             hint = ("; an svmlight file needs the suffix .svm, .svmlight or .libsvm (a .txt "
@@ -307,7 +307,7 @@ def train(
                              "not to a matrix file")
         if matrix and target:
             raise UsageError(MATRIX_TARGET_HINT)
-        base = {"auto": None, "0": 0, "1": 1}.get(index_base, index_base)
+        base = _index_base(index_base)
         check_input_options(data[0], target_file, base, n_features)
         config = TrainConfig(target=target or "y", exclude=_names(exclude), weight=weight,
                              group=group, l1_ratios=_parse_ratios(l1_ratio), n_alphas=n_alphas,
@@ -364,6 +364,12 @@ def train(
             run = log_to_mlflow(model, output, mlflow_uri)
             if not quiet:
                 err.print(f"logged MLflow run {run}", highlight=False)
+
+
+def _index_base(text: str | None) -> int | str | None:
+    """--index-base as given: None for auto or absent, 0 or 1, else the text (refused where
+    it is checked)."""
+    return {None: None, "auto": None, "0": 0, "1": 1}.get(text, text)
 
 
 def _solver_text(model) -> str:
@@ -464,7 +470,7 @@ def predict(
             with _progress(quiet) as progress:
                 scoring = (lambda rows, frac: progress("scoring", rows, frac)) if progress \
                     else None
-                base = {None: None, "0": 0, "1": 1}.get(index_base, index_base)
+                base = _index_base(index_base)
                 counts = predict_file(m, data[0], output, _names(keep), scoring, strict, csv,
                                       base)
         if not quiet:

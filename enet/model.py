@@ -130,15 +130,11 @@ class Model:
             hint = "; for one row use x.reshape(1, -1)" if X.ndim == 1 else ""
             raise DataError(f"input: a {X.ndim}-d array of shape {X.shape}; a matrix (rows x "
                             f"features) is needed{hint}")
-        values = X.data if sparse else X
-        if not np.all(np.isfinite(values)):
-            if sparse:
-                coo = X.tocoo()
-                k = int(np.flatnonzero(~np.isfinite(coo.data))[0])
-                i, j, value = int(coo.row[k]), int(coo.col[k]), coo.data[k]
-            else:
-                i, j = (int(v) for v in np.argwhere(~np.isfinite(X))[0])
-                value = X[i, j]
+        from enet.data.matrix import first_non_finite
+
+        bad = first_non_finite(X)
+        if bad is not None:
+            i, j, value = bad
             name = self.features[j] if j < len(self.features) else f"column {j}"
             raise DataError(f"input: row {i + 1}, feature {name} is {value}; missing and "
                             f"infinite values are not allowed in a matrix (fill or drop them)")

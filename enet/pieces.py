@@ -41,6 +41,7 @@ class FilePiece:
 # the files of a directory that are read as pieces of its table
 TABLE_PIECE_SUFFIXES = (".parquet", ".pq", ".csv", ".csv.gz", ".tsv")
 
+
 def expand_paths(paths) -> list[str]:
     """File names from paths, directories (their Parquet/CSV files, sorted) and glob
     patterns (sorted), in the order given.

@@ -68,8 +68,8 @@ def predict_file(model: Model, input_path: str | os.PathLike, output_path: str |
     """
     output_path = os.fspath(output_path)
     fmt = _output_format(output_path)
-    from enet.data.matrix import is_matrix_file
-    svmlight = is_matrix_file(input_path) and not os.fspath(input_path).lower().endswith(".npz")
+    from enet.data.matrix import SVMLIGHT_SUFFIXES, is_matrix_file
+    svmlight = os.fspath(input_path).lower().endswith(SVMLIGHT_SUFFIXES)
     if index_base not in (None, 0, 1) or (index_base is not None and not svmlight):
         raise UsageError("--index-base applies to an svmlight scoring file and is 0 or 1")
     if is_matrix_file(input_path):

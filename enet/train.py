@@ -708,6 +708,8 @@ def _train_on_matrix(X, y: np.ndarray, index_base: int, fmt: str, config: TrainC
 
 def _train_sparse(X, y, config: TrainConfig) -> Model:
     """Train on an in-memory scipy.sparse matrix (features f0, f1, ...)."""
+    from enet.data.matrix import first_non_finite
+
     config.validate()
     if y is None:
         raise UsageError("a sparse matrix needs its target: pass y=")
@@ -718,11 +720,10 @@ def _train_sparse(X, y, config: TrainConfig) -> Model:
     if not np.all(np.isfinite(y)):
         i = int(np.flatnonzero(~np.isfinite(y))[0])
         raise DataError(f"input: y[{i}] is {y[i]}; the target must be finite (drop that row)")
-    if not np.all(np.isfinite(X.data)):
-        coo = X.tocoo()
-        k = int(np.flatnonzero(~np.isfinite(coo.data))[0])
-        raise DataError(f"input: X[{coo.row[k]}, {coo.col[k]}] is {coo.data[k]}; missing and "
-                        f"infinite values are not allowed in a matrix (fill or drop them)")
+    bad = first_non_finite(X)
+    if bad is not None:
+        raise DataError(f"input: X[{bad[0]}, {bad[1]}] is {bad[2]}; missing and infinite "
+                        f"values are not allowed in a matrix (fill or drop them)")
     h = hashlib.sha256()
     for arr in (X.data, X.indices, X.indptr, y):
         h.update(np.ascontiguousarray(arr).tobytes())

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["N_PROBES", "probe_vectors", "copy_groups", "share_evenly"]
+__all__ = ["N_PROBES", "probe_vectors", "copy_groups", "share_evenly", "lasso_among_copies"]
 
 N_PROBES = 4
 # projections equal to this relative precision count as equal (rounding in their sums is
@@ -102,3 +102,18 @@ def share_evenly(coefs, group: np.ndarray, sign: np.ndarray):
         out.eliminate_zeros()
         return out
     return np.asarray((A.T @ coefs.T).T)
+
+
+def lasso_among_copies(coefs, project, constant: np.ndarray, lower: np.ndarray,
+                       upper: np.ndarray, penalty_factor: np.ndarray):
+    """A lasso path (solver coordinates) with each group of copies sharing its weight.
+
+    ``project()`` returns the features' projections onto the probes (see
+    :func:`copy_groups`); it is called only when two or more features may be grouped
+    (not constant, unbounded in the solver's ``lower``/``upper``).
+    """
+    usable = ~constant & np.isneginf(lower) & np.isposinf(upper)
+    if np.count_nonzero(usable) < 2:
+        return coefs
+    group, sign = copy_groups(project(), usable, penalty_factor)
+    return share_evenly(coefs, group, sign)

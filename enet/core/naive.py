@@ -16,7 +16,7 @@ from enet.core._blas import one_blas_thread
 from enet.core._cd_naive import column_moments, naive_path
 from enet.core._columns import gradient_at
 from enet.core._reserve import reserve, trimmed
-from enet.core.copies import copy_groups, probe_vectors, share_evenly
+from enet.core.copies import lasso_among_copies, probe_vectors
 from enet.core.path import (DEFAULT_MAX_ITER, DEFAULT_TOL, PathResult, alpha_max_from_gradient,
                             enet_path, finish_path, finite_bounds, path_alphas, penalty_setup)
 
@@ -261,13 +261,11 @@ def path_from_arrays(X, y, *, sample_weight=None, l1_ratio: float = 0.5,
         out = (out[0].toarray(), *out[1:])      # dense X in, dense path out
     if l1_ratio == 1.0:
         # the lasso's solutions among coinciding columns: the even split (enet.core.copies)
-        usable = ~constant & np.isneginf(lo) & np.isposinf(up)
-        if np.count_nonzero(usable) >= 2:
+        def project():
             zero = np.zeros(p)
-            h = np.column_stack([gradient_at(D, sparse, unit_w, r, zero, inv_scale, constant)
-                                 for r in probe_vectors(n)])
-            group, sign = copy_groups(h, usable, pf)
-            out = (share_evenly(out[0], group, sign), *out[1:])
+            return np.column_stack([gradient_at(D, sparse, unit_w, r, zero, inv_scale,
+                                                constant) for r in probe_vectors(n)])
+        out = (lasso_among_copies(out[0], project, constant, lo, up, pf), *out[1:])
     return finish_path(alphas, out, l1_ratio, tol, warn, scale, constant, mean,
                        y_mean, fit_intercept, solver="naive", bounds=bounds)
 

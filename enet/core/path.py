@@ -17,6 +17,7 @@ import scipy.sparse as sp
 from enet.core._blas import one_blas_thread
 from enet.core._cd_gram import duality_gap, gram_path, kkt_violation
 from enet.core.stats import SufficientStats
+from enet.core.copies import lasso_among_copies, probe_vectors
 from enet.exceptions import ConvergenceWarning
 
 __all__ = ["GramProblem", "PathResult", "Certificate", "prepare_problem", "alpha_max",
@@ -410,11 +411,8 @@ def path_from_stats(stats: SufficientStats, *, l1_ratio: float = 0.5,
             problem, alphas, l1_ratio, pf, lo, up, beta, tol, max_iter, max(amax, alphas[0]))
     if l1_ratio == 1.0:
         # the lasso's solutions among coinciding columns: the even split (enet.core.copies)
-        from enet.core.copies import copy_groups, probe_vectors, share_evenly
-        usable = ~problem.constant & np.isneginf(lo) & np.isposinf(up)
-        if np.count_nonzero(usable) >= 2:
-            group, sign = copy_groups(problem.G @ probe_vectors(p).T, usable, pf)
-            coefs = share_evenly(coefs, group, sign)
+        coefs = lasso_among_copies(coefs, lambda: problem.G @ probe_vectors(p).T,
+                                   problem.constant, lo, up, pf)
     return finish_path(alphas, (coefs, gaps, primals, n_iters, kkts, converged), l1_ratio, tol,
                        warn, problem.scale, problem.constant, problem.x_mean, problem.y_mean,
                        fit_intercept, bounds=finite_bounds(lower, upper))

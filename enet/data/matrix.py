@@ -18,7 +18,8 @@ import scipy.sparse as sp
 
 from enet.exceptions import DataError, UsageError
 
-__all__ = ["MatrixData", "is_matrix_file", "load_matrix", "MATRIX_SUFFIXES"]
+__all__ = ["MatrixData", "is_matrix_file", "load_matrix", "first_non_finite", "MATRIX_SUFFIXES",
+           "SVMLIGHT_SUFFIXES"]
 
 SVMLIGHT_SUFFIXES = (".svm", ".svmlight", ".libsvm", ".svm.gz", ".svmlight.gz", ".libsvm.gz",
                      ".svm.bz2", ".svmlight.bz2", ".libsvm.bz2")
@@ -128,14 +129,26 @@ def _checked_npz(X) -> sp.csr_matrix:
     return sp.csr_matrix(X, dtype=np.float64)
 
 
-def _check_values(X: sp.spmatrix, path: str, base: int) -> None:
-    bad = ~np.isfinite(X.data)
-    if bad.any():
+def first_non_finite(X) -> tuple[int, int, float] | None:
+    """``(row, column, value)`` of the first missing or infinite entry of a dense or sparse
+    matrix (in storage order for sparse), or None."""
+    values = X.data if sp.issparse(X) else np.asarray(X)
+    if np.all(np.isfinite(values)):
+        return None
+    if sp.issparse(X):
         coo = X.tocoo()
-        i = int(np.flatnonzero(~np.isfinite(coo.data))[0])
-        raise DataError(f"{path}: row {coo.row[i] + 1}, feature f{coo.col[i] + base} is "
-                        f"{coo.data[i]}; missing and infinite values are not allowed in a "
-                        f"matrix file")
+        k = int(np.flatnonzero(~np.isfinite(coo.data))[0])
+        return int(coo.row[k]), int(coo.col[k]), float(coo.data[k])
+    i, j = (int(v) for v in np.argwhere(~np.isfinite(values))[0])
+    return i, j, float(values[i, j])
+
+
+def _check_values(X: sp.spmatrix, path: str, base: int) -> None:
+    bad = first_non_finite(X)
+    if bad is not None:
+        i, j, value = bad
+        raise DataError(f"{path}: row {i + 1}, feature f{j + base} is {value}; missing and "
+                        f"infinite values are not allowed in a matrix file")
 
 
 def load_matrix(path: str | os.PathLike, target_file: str | os.PathLike | None = None,
